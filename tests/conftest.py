@@ -1,0 +1,30 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from mmlib.config import DATA_ENV_VAR
+
+
+@pytest.fixture
+def real_data_root():
+    """Return a function ``need(dataset_folder) -> Path`` that skips with a reason when absent.
+
+    The real datasets live outside the repository (CI points ``$MMLIB_DATA`` at
+    ``../shared/data``); without them these tests are skipped, never faked.
+    """
+
+    def need(folder: str) -> Path:
+        root = os.environ.get(DATA_ENV_VAR)
+        if not root:
+            pytest.skip(f"${DATA_ENV_VAR} is not set: real dataset {folder!r} is not available here")
+        path = Path(root) / folder
+        if not path.is_dir():
+            pytest.skip(f"real dataset folder {path} is absent")
+        return path
+
+    return need
