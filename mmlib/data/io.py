@@ -186,7 +186,9 @@ def load_png(path: str | os.PathLike, mode: str = "grey") -> np.ndarray:
             scaled = scaled[..., 0]
         return np.ascontiguousarray(scaled)
     if not is_colour:
-        raise DataError(path, f"expected an RGB colour image but it is greyscale (shape {array.shape}, mode {pil_mode})")
+        raise DataError(
+            path, f"expected an RGB colour image but it is greyscale (shape {array.shape}, mode {pil_mode})"
+        )
     return np.ascontiguousarray(scaled)
 
 
