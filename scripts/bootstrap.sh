@@ -19,6 +19,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet "torch==2.13.0"
   .venv/bin/python -m pip install --quiet -e ".[book,test]"
+  # piq is only the tests' independent FSIM implementation. Its metadata asks
+  # for torchvision, which has no CPU wheel here, so it goes in without deps.
+  .venv/bin/python -m pip install --quiet --no-deps "piq==0.8.0"
   .venv/bin/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (mmlib)" >/dev/null
   echo "$want" > "$stamp"
 fi
