@@ -198,6 +198,10 @@ class DARMC(RMC):
         return self.attention(super().features(x), return_attention=return_attention)
 
 
+def _first(keys: list[str], n: int = 5) -> str:
+    return f"{keys[:n]}{'...' if len(keys) > n else ''}"
+
+
 def _head_or_attention(key: str) -> bool:
     return key.startswith("fc.") or key.startswith("attention.")
 
@@ -234,8 +238,9 @@ def load_kinetics_weights(model: RMC, path: str | os.PathLike) -> RMC:
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     if missing or unexpected:
-        raise DataError(path, f"keys do not match mc3_18: missing {missing[:5]}{'...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}")
-    bad = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}" for k, v in own.items() if tuple(state[k].shape) != tuple(v.shape)]
+        raise DataError(path, f"keys do not match mc3_18: missing {_first(missing)}, unexpected {_first(unexpected)}")
+    bad = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+           for k, v in own.items() if tuple(state[k].shape) != tuple(v.shape)]
     if bad:
         raise DataError(path, f"tensor shapes do not match the model (width={model.width}): {bad[:3]}")
     model.load_state_dict(state, strict=False)
