@@ -1,0 +1,165 @@
+"""DILRAN: the dilated residual attention autoencoder of Zhou, Xu & Zhang (DILRAN paper, Sec. 2.2, Fig. 1).
+
+The model is trained as an autoencoder on single CT and MR images (Sec. 2.3) and
+fuses two images only at test time: encode both, combine the two feature maps
+with a fusion rule (:mod:`mmlib.models.fusion_rules`, Sec. 2.2.2), decode once.
+
+Layers (64 feature channels throughout)::
+
+    stem        1x1 conv 1 -> 64                                   (shallow features)
+    dilated     3x3 convs with dilation 1, 3, 5 -> concat -> 1x1 conv 192 -> 64 -> BN
+    DILRAN      x + ReLU(Up(AvgPool(x))) * (y1 + y2 + y3),  y1 = C(x), y2 = C(y1), y3 = C(y2)
+                (C one shared 3x3 conv: 3x3, 5x5 and 7x7 receptive fields), then BN
+    head        3x3 convs 64 -> 64 -> 32 -> 1, no activations
+
+Two variants (``variant=``), because the authors' public code (``model_v5``, the
+one behind their checkpoint; ``../shared/papers/NOTES.md``) adds gating the paper
+text (Sec. 2.2.1) does not describe:
+
+``"code"`` (default)
+    The stem's 1x1 features are gated and added to the input,
+    ``s = x + ReLU(Up(AvgPool(x))) * conv1x1(x)``; the same BatchNorm module is used
+    after the dilated reduction and after the DILRAN block; and the encoder ends with a
+    second gating step ``s + ReLU(Up(AvgPool(s))) * deep``.
+``"paper"``
+    The text's reading: plain 1x1 shallow features, dilated convs, concat + reduce + BN,
+    the DILRAN block, BN (its own); no stem or outer gating.
+
+The DILRAN block computes the chain y1, y2, y3 once. The authors' code evaluates
+``C(x) + C(C(x)) + C(C(C(x)))``, that is C(x) three times and C(C(x)) twice: the
+same output at twice the cost (``tests/test_dilran.py`` checks the equality).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmlib.errors import DataError, ParameterError
+from mmlib.models.fusion_rules import FusionRule, get_rule
+
+#: Feature channels of the DILRAN encoder (paper Fig. 1; the code's 64).
+FEATURES = 64
+
+
+def pool_gate(x: torch.Tensor) -> torch.Tensor:
+    """The attention gate ``ReLU(Up(AvgPool_2(x)))`` (nearest up-sampling back to x's size).
+
+    Pyramid-attention style gate of the DILRAN and MSRPAN blocks; sizing the
+    up-sampling to ``x`` also handles odd heights and widths.
+    """
+    pooled = F.avg_pool2d(x, 2, ceil_mode=True)
+    return F.relu(F.interpolate(pooled, size=x.shape[-2:], mode="nearest"))
+
+
+def check_grey_batch(x: torch.Tensor, who: str) -> None:
+    """Raise :class:`DataError` unless ``x`` is a batch of grey images ``(B, 1, H, W)``."""
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise DataError(f"{who} input", f"needs grey images shaped (B, 1, H, W); got {tuple(x.shape)}")
+
+
+class PyramidAttentionBlock(nn.Module):
+    """The DILRAN block (paper Sec. 2.2.1, Fig. 1b): ``x + pool_gate(x) * (y1 + y2 + y3)``.
+
+    ``y1 = C(x), y2 = C(y1), y3 = C(y2)`` with one shared 3x3 convolution C, so the
+    three terms see 3x3, 5x5 and 7x7 receptive fields. The chain is evaluated once.
+    """
+
+    def __init__(self, channels: int = FEATURES):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y1 = self.conv(x)
+        y2 = self.conv(y1)
+        y3 = self.conv(y2)
+        return x + pool_gate(x) * (y1 + y2 + y3)
+
+
+class DilatedStem(nn.Module):
+    """Multi-scale shallow features (Sec. 2.2.1): 3x3 convs with dilation 1, 3, 5, concatenated,
+    reduced by a 1x1 conv, then BatchNorm."""
+
+    def __init__(self, channels: int = FEATURES, dilations: tuple[int, ...] = (1, 3, 5)):
+        super().__init__()
+        self.branches = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=d, dilation=d) for d in dilations)
+        self.reduce = nn.Conv2d(channels * len(dilations), channels, 1)
+        self.norm = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.reduce(torch.cat([branch(x) for branch in self.branches], dim=1)))
+
+
+class FusionAutoencoder(nn.Module):
+    """Base of the feature-fusion autoencoders (DILRAN and the MSRPAN / MSDRA baselines).
+
+    Subclasses define :meth:`encode` ``(B, 1, H, W) -> (B, C, H, W)`` and :meth:`decode`.
+    ``forward`` reconstructs (the training task, paper Sec. 2.3); :meth:`fuse` fuses two images,
+    by default with the model's own rule ``default_rule``.
+    """
+
+    default_rule = "avg"
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, f: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def fuse(self, ct: torch.Tensor, mr: torch.Tensor, rule: str | FusionRule | None = None) -> torch.Tensor:
+        """Encode both images (one batched pass), fuse the features with ``rule``, decode once (Fig. 1a)."""
+        if ct.ndim != 4 or ct.shape[1] != 1 or ct.shape != mr.shape:
+            raise DataError(
+                "fusion pair",
+                f"needs two grey images of one shape (B, 1, H, W); got {tuple(ct.shape)} and {tuple(mr.shape)}",
+            )
+        f1, f2 = self.encode(torch.cat([ct, mr])).chunk(2)
+        return self.decode(get_rule(self.default_rule if rule is None else rule)(f1, f2))
+
+
+def reconstruction_head(channels: int = FEATURES, last_kernel: int = 3) -> nn.Sequential:
+    """3-conv reconstruction module 64 -> 64 -> 32 -> 1 with no activations (Sec. 2.2; NOTES.md)."""
+    return nn.Sequential(
+        nn.Conv2d(channels, channels, 3, padding=1),
+        nn.Conv2d(channels, 32, 3, padding=1),
+        nn.Conv2d(32, 1, last_kernel, padding=last_kernel // 2),
+    )
+
+
+class DILRAN(FusionAutoencoder):
+    """The DILRAN fusion autoencoder (paper Sec. 2.2, Fig. 1); ``variant`` is ``"code"`` or ``"paper"``
+    (see the module docstring)."""
+
+    VARIANTS = ("code", "paper")
+    default_rule = "sfnn-max"
+
+    def __init__(self, variant: str = "code"):
+        super().__init__()
+        if variant not in self.VARIANTS:
+            raise ParameterError(f"DILRAN variant={variant!r} is not one of {self.VARIANTS}")
+        self.variant = variant
+        self.shallow = nn.Conv2d(1, FEATURES, 1)
+        self.dilated = DilatedStem()
+        self.block = PyramidAttentionBlock()
+        # The code variant re-applies the dilated stem's BatchNorm; the paper variant has its own.
+        self.block_norm = self.dilated.norm if variant == "code" else nn.BatchNorm2d(FEATURES)
+        self.head = reconstruction_head()
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Image ``(B, 1, H, W)`` -> features ``(B, 64, H, W)``."""
+        check_grey_batch(x, "DILRAN")
+        shallow = self.shallow(x)
+        if self.variant == "code":
+            shallow = x + pool_gate(x) * shallow
+        deep = self.block_norm(self.block(self.dilated(shallow)))
+        if self.variant == "code":
+            deep = shallow + pool_gate(shallow) * deep
+        return deep
+
+    def decode(self, f: torch.Tensor) -> torch.Tensor:
+        """Features ``(B, 64, H, W)`` -> image ``(B, 1, H, W)`` (not clamped)."""
+        return self.head(f)
