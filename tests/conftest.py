@@ -28,3 +28,16 @@ def real_data_root():
         return path
 
     return need
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Run torch on one thread: the tests use tiny tensors, for which two OpenMP
+    threads on a 2-core machine mostly wait on each other (measured 20-40x slower
+    while the other core was busy)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -10,15 +10,6 @@ from mmlib.models.attention import DualAttention3d, PositionAttention3d, SliceAt
 from mmlib.models.rmc import DARMC
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors run far faster on one thread than with OpenMP contending for the shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def x():
     torch.manual_seed(0)

@@ -20,15 +20,6 @@ from mmlib.models.rmc import RMC
 MODS = ("t1ce", "flair", "t1", "t2")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors run far faster on one thread than with OpenMP contending for the shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def volumes(n: int = 2, mods=MODS) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     return {m: torch.randn(n, 1, 4, 16, 16, generator=g) for m in mods}

@@ -21,14 +21,6 @@ from mmlib.train.guidance import (
 from mmlib.train.loop import predict
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors run far faster on one thread than with OpenMP contending for the shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 MODS = ("t1ce", "t2", "flair", "t1")
 SHAPE = (1, 4, 16, 16)
 

@@ -10,15 +10,6 @@ from mmlib.errors import DataError, ParameterError
 from mmlib.models.mmd_vae import MMDVAE, fit_mmd_vae, predict_proba, rbf_mmd
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors run far faster on one thread than with OpenMP contending for the shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_mmd_identical_zero_shifted_positive():
     g = torch.Generator().manual_seed(0)
     a = torch.randn(200, 4, generator=g)

@@ -10,15 +10,6 @@ from mmlib.errors import DataError, ParameterError
 from mmlib.models.rmc import DARMC, RMC, load_kinetics_weights, scaled_channels
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors run far faster on one thread than with OpenMP contending for the shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def convs(module: nn.Module) -> list[nn.Conv3d]:
     return [m for m in module.modules() if isinstance(m, nn.Conv3d)]
 

@@ -25,15 +25,6 @@ from mmlib.train import (
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest on one thread; two threads on a shared 2-core CPU spend most time waiting."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_data(n: int = 96, seed: int = 0) -> TensorDataset:
     """A learnable regression problem: y = tanh(x . w / 2) + small noise."""
     g = torch.Generator().manual_seed(seed)
