@@ -1,0 +1,237 @@
+"""The fold runner: sweeps, dask, parameter validation, resume after a kill, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mmlib.errors import ParameterError
+from mmlib.runs import (
+    DaskExecutor,
+    LocalExecutor,
+    RESULT_ENV_VAR,
+    aggregate,
+    record_fold_result,
+    run_folds,
+)
+from mmlib.runs.cli import main, parse_folds, parse_param
+
+# A chapter that sleeps briefly, counts its executions in a file, and records a
+# metric and predictions computed from (seed, fold).
+TINY_CHAPTER = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# Tiny chapter
+
+```{code-cell} ipython3
+:tags: [parameters]
+
+seed = 0
+fold = 0
+n_folds = 3
+sleep_s = 0.1
+```
+
+```{code-cell} ipython3
+import random, time
+from pathlib import Path
+from mmlib.runs import record_fold_result
+
+with open(Path("executions.log"), "a") as log:
+    log.write(f"{fold}\\n")
+time.sleep(sleep_s)
+while Path("hold").exists():
+    time.sleep(0.05)
+rng = random.Random(1000 * seed + fold)
+y_score = [rng.random() for _ in range(8)]
+record_fold_result(
+    {"score": sum(y_score) / 8, "fold_plus_seed": fold + seed},
+    y_true=[0, 1] * 4,
+    y_score=y_score,
+    case_ids=[f"case-{fold}-{i}" for i in range(8)],
+)
+```
+"""
+
+
+@pytest.fixture
+def chapter(tmp_path) -> Path:
+    folder = tmp_path / "book"
+    folder.mkdir()
+    path = folder / "tiny.md"
+    path.write_text(TINY_CHAPTER)
+    return path
+
+
+def executions(chapter: Path) -> list[int]:
+    """Folds executed so far, in order (the chapter appends to this log in its cwd)."""
+    log = chapter.parent / "executions.log"
+    return [int(line) for line in log.read_text().split()] if log.exists() else []
+
+
+def test_record_fold_result_writes_only_under_the_runner(tmp_path, monkeypatch):
+    monkeypatch.delenv(RESULT_ENV_VAR, raising=False)
+    record = record_fold_result({"auc": 0.75}, y_true=[0, 1], y_score=[0.2, 0.9], case_ids=["a", "b"])
+    assert record["metrics"] == {"auc": 0.75}
+    assert record["predictions"] == {"case_id": ["a", "b"], "y_true": [0, 1], "y_score": [0.2, 0.9]}
+    assert list(tmp_path.iterdir()) == []
+
+    target = tmp_path / "fold" / "metrics.json"
+    monkeypatch.setenv(RESULT_ENV_VAR, str(target))
+    record_fold_result({"auc": 0.75}, y_true=[0, 1], y_score=[0.2, 0.9], case_ids=["a", "b"], extra={"epochs": 3})
+    assert json.loads(target.read_text())["extra"] == {"epochs": 3}
+    assert json.loads(target.read_text())["metrics"] == {"auc": 0.75}
+
+
+@pytest.mark.parametrize(
+    "metrics, kwargs, problem",
+    [
+        ({"auc": float("nan")}, {}, "finite"),
+        ({"auc": "high"}, {}, "number"),
+        ({}, {}, "non-empty"),
+        ({"auc": 0.5}, {"y_true": [0, 1, 1], "y_score": [0.1, 0.2]}, "one entry per case"),
+    ],
+)
+def test_record_fold_result_refuses_bad_records(metrics, kwargs, problem):
+    with pytest.raises(ParameterError, match=problem):
+        record_fold_result(metrics, **kwargs)
+
+
+def test_cli_parsers():
+    assert parse_folds("0-2") == [0, 1, 2]
+    assert parse_folds("0,2") == [0, 2]
+    assert parse_folds("1") == [1]
+    assert parse_folds("0-1,4") == [0, 1, 4]
+    with pytest.raises(ParameterError, match="--folds"):
+        parse_folds("a-b")
+    assert parse_param("max_epochs=5") == ("max_epochs", 5)
+    assert parse_param("lr=1e-3") == ("lr", 0.001)
+    assert parse_param("amp=true") == ("amp", True)
+    assert parse_param("data_root=None") == ("data_root", None)
+    assert parse_param("dataset=glioma-phantoms") == ("dataset", "glioma-phantoms")
+    with pytest.raises(ParameterError, match="key=value"):
+        parse_param("max_epochs")
+
+
+def test_unknown_parameter_is_an_error_naming_it(chapter, tmp_path):
+    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) \['sede'\].*'seed'"):
+        run_folds(chapter, [0], {"sede": 1}, out=tmp_path / "runs")
+    with pytest.raises(ParameterError, match="out of range for n_folds=3"):
+        run_folds(chapter, [3], {}, out=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists(), "nothing is written for a refused sweep"
+    assert executions(chapter) == []
+
+
+def test_local_sweep_resume_and_aggregate(chapter, tmp_path, capsys):
+    out = tmp_path / "runs"
+    summary = run_folds(chapter, [0, 1, 2], {"seed": 7}, executor=LocalExecutor(max_workers=2), out=out, progress=False)
+    assert [r.status for r in summary.results] == ["ran"] * 3
+    assert sorted(executions(chapter)) == [0, 1, 2]
+    for k in range(3):
+        fold_dir = summary.run_dir / f"fold-{k}"
+        assert {p.name for p in fold_dir.iterdir()} == {"executed.ipynb", "metrics.json", "done"}
+        executed = json.loads((fold_dir / "executed.ipynb").read_text())
+        assert executed["metadata"]["papermill"]["parameters"] == {"seed": 7, "fold": k}
+
+    agg = aggregate(chapter, out=out)
+    assert list(agg.per_fold.index) == [0, 1, 2]
+    assert list(agg.per_fold["fold_plus_seed"]) == [7.0, 8.0, 9.0]
+    assert agg.summary.loc["fold_plus_seed", "mean"] == pytest.approx(8.0)
+    assert agg.summary.loc["fold_plus_seed", "std"] == pytest.approx(1.0)
+    assert agg.table().loc["fold_plus_seed", "value"] == "8.000 ± 1.000"
+    assert len(agg.roc) == 3 and all(0.0 <= c["auc"] <= 1.0 for c in agg.roc)
+    assert len(agg.predictions) == 24 and agg.predictions["case_id"].is_unique
+    assert 0.0 <= agg.pooled_roc()["auc"] <= 1.0
+
+    # Resume: finished folds are skipped, not executed again.
+    again = run_folds(chapter, [0, 1, 2], {"seed": 7}, out=out, progress=False)
+    assert [r.status for r in again.results] == ["skipped"] * 3
+    assert sorted(executions(chapter)) == [0, 1, 2]
+    assert again.results[1].metrics == summary.results[1].metrics
+
+    # Same seed, fold run again from scratch: identical metrics and predictions.
+    before = aggregate(chapter, out=out).predictions
+    rerun = run_folds(chapter, [1], {"seed": 7}, out=out, force=True, progress=False)
+    assert [r.status for r in rerun.results] == ["ran"] and executions(chapter).count(1) == 2
+    assert rerun.results[0].metrics == summary.results[1].metrics
+    assert aggregate(chapter, out=out).predictions.equals(before)
+
+    # The CLI aggregates the same sweep and prints the table.
+    assert main([str(chapter), "--aggregate", "--tag", summary.tag, "--out", str(out)]) == 0
+    assert "8.000 ± 1.000" in capsys.readouterr().out
+
+
+def test_dask_local_cluster_gives_the_chapters_metrics(chapter, tmp_path):
+    summary = run_folds(
+        chapter, [0, 1], {"seed": 3}, out=tmp_path / "runs",
+        executor=DaskExecutor(n_workers=2, threads_per_worker=1), progress=False,
+    )
+    assert [r.status for r in summary.results] == ["ran", "ran"]
+    for result in summary.results:  # what the chapter computes for (seed=3, fold)
+        rng = random.Random(1000 * 3 + result.fold)
+        assert result.metrics == {"score": pytest.approx(sum(rng.random() for _ in range(8)) / 8),
+                                  "fold_plus_seed": 3.0 + result.fold}
+    assert sorted(executions(chapter)) == [0, 1]
+
+
+def test_tag_reused_with_other_parameters_is_refused(chapter, tmp_path):
+    run_folds(chapter, [], {"seed": 1}, tag="t", out=tmp_path / "runs", progress=False)  # claims the tag only
+    assert json.loads((tmp_path / "runs" / "tiny" / "t" / "params.json").read_text())["params"] == {"seed": 1}
+    with pytest.raises(ParameterError, match="already holds a sweep"):
+        run_folds(chapter, [0], {"seed": 2}, tag="t", out=tmp_path / "runs", progress=False)
+    assert executions(chapter) == []
+
+
+def test_a_killed_sweep_reruns_the_unfinished_fold_cleanly(chapter, tmp_path):
+    out = tmp_path / "runs"
+    hold = chapter.parent / "hold"
+    hold.touch()  # the chapter waits while this file exists
+    cmd = [sys.executable, "-m", "mmlib.runs", str(chapter), "--folds", "0-1", "--tag", "k", "--out", str(out)]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fold_dir = out / "tiny" / "k" / "fold-0"
+    try:
+        deadline = time.monotonic() + 60
+        while executions(chapter) != [0]:  # the kernel is inside fold 0
+            assert proc.poll() is None and time.monotonic() < deadline, "the sweep never reached fold 0"
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the runner, its worker and the kernel
+        proc.wait()
+    assert (fold_dir / "executed.partial.ipynb").is_file(), "the killed fold left its partial notebook"
+    assert not (fold_dir / "done").exists() and not (fold_dir / "executed.ipynb").exists()
+    (fold_dir / "metrics.json").write_text("{half a fi")  # as if killed mid-write without atomic.py
+
+    hold.unlink()
+    summary = run_folds(chapter, [0, 1], {}, tag="k", out=out, progress=False)
+    assert [r.status for r in summary.results] == ["ran", "ran"]
+    assert executions(chapter) == [0, 0, 1]
+    assert {p.name for p in fold_dir.iterdir()} == {"executed.ipynb", "metrics.json", "done"}
+    assert json.loads((fold_dir / "metrics.json").read_text())["metrics"]["fold_plus_seed"] == 0.0
+
+
+def test_a_failing_fold_is_reported_with_its_notebook(tmp_path):
+    path = tmp_path / "broken.md"
+    path.write_text(TINY_CHAPTER.replace("import random, time", "raise RuntimeError('boom')\nimport random, time"))
+    from mmlib.runs import FoldsFailed
+
+    with pytest.raises(FoldsFailed, match="(?s)fold 0: .*boom") as info:
+        run_folds(path, [0], {}, out=tmp_path / "runs", progress=False)
+    fold_dir = Path(info.value.summary.results[0].fold_dir)
+    assert (fold_dir / "executed.partial.ipynb").is_file() and not (fold_dir / "done").exists()
