@@ -146,7 +146,7 @@ def test_local_sweep_resume_and_aggregate(chapter, tmp_path, capsys):
     assert sorted(executions(chapter)) == [0, 1, 2]
     for k in range(3):
         fold_dir = summary.run_dir / f"fold-{k}"
-        assert {p.name for p in fold_dir.iterdir()} == {"executed.ipynb", "metrics.json", "done"}
+        assert {p.name for p in fold_dir.iterdir()} == {"executed.ipynb", "metrics.json", "done", "kernel-stderr.log"}
         executed = json.loads((fold_dir / "executed.ipynb").read_text())
         assert executed["metadata"]["papermill"]["parameters"] == {"seed": 7, "fold": k}
 
@@ -222,7 +222,7 @@ def test_a_killed_sweep_reruns_the_unfinished_fold_cleanly(chapter, tmp_path):
     summary = run_folds(chapter, [0, 1], {}, tag="k", out=out, progress=False)
     assert [r.status for r in summary.results] == ["ran", "ran"]
     assert executions(chapter) == [0, 0, 1]
-    assert {p.name for p in fold_dir.iterdir()} == {"executed.ipynb", "metrics.json", "done"}
+    assert {p.name for p in fold_dir.iterdir()} == {"executed.ipynb", "metrics.json", "done", "kernel-stderr.log"}
     assert json.loads((fold_dir / "metrics.json").read_text())["metrics"]["fold_plus_seed"] == 0.0
 
 

@@ -9,6 +9,7 @@ one folder per fold::
     runs/<chapter>/<tag>/params.json          the sweep's parameters (all folds)
     runs/<chapter>/<tag>/fold-<k>/executed.ipynb
     runs/<chapter>/<tag>/fold-<k>/metrics.json  written by record_fold_result
+    runs/<chapter>/<tag>/fold-<k>/kernel-stderr.log  the fold kernel's stderr
     runs/<chapter>/<tag>/fold-<k>/done          written last: the fold is finished
 
 A fold with ``done`` and ``metrics.json`` is skipped on the next run; any other
@@ -30,6 +31,7 @@ import os
 import platform
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -50,6 +52,7 @@ DEFAULT_OUT = REPO_ROOT / "runs"
 
 #: Per-fold file names.
 EXECUTED, METRICS, DONE = "executed.ipynb", "metrics.json", "done"
+KERNEL_LOG = "kernel-stderr.log"  # the fold kernel's stderr (see _stderr_to)
 
 #: Tag of the cell the runner puts before the chapter's first cell.
 RUNNER_CELL_TAG = "mmlib-runner"
@@ -174,6 +177,28 @@ def _runner_cell(result_path: Path) -> nbformat.NotebookNode:
     return nbformat.v4.new_code_cell(source, metadata={"tags": [RUNNER_CELL_TAG, "remove-cell"]})
 
 
+@contextmanager
+def _stderr_to(log_path: Path):
+    """Send this process's stderr (file descriptor 2) to ``log_path`` while the block runs.
+
+    The kernel papermill starts inherits descriptor 2, so its start-up chatter and
+    any crash trace land in the fold folder instead of the caller's terminal or
+    notebook. (Hand-written: contextlib.redirect_stderr only swaps sys.stderr.)
+    """
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log_path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def run_fold(spec: FoldSpec) -> FoldResult:
     """Run one fold from scratch: clear its folder, execute, then mark it done.
 
@@ -195,15 +220,16 @@ def run_fold(spec: FoldSpec) -> FoldResult:
     source = fold_dir / "source.ipynb"  # in the fold folder, so a killed run leaves nothing elsewhere
     nbformat.write(notebook, source)
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(partial),
-            parameters=parameters,
-            kernel_name=spec.kernel_name,
-            progress_bar=False,
-            cwd=str(chapter.parent),
-            execution_timeout=spec.timeout_s,
-        )
+        with _stderr_to(fold_dir / KERNEL_LOG):
+            papermill.execute_notebook(
+                str(source),
+                str(partial),
+                parameters=parameters,
+                kernel_name=spec.kernel_name,
+                progress_bar=False,
+                cwd=str(chapter.parent),
+                execution_timeout=spec.timeout_s,
+            )
         if not (fold_dir / METRICS).is_file():
             raise DataError(chapter, "ran to the end without calling mmlib.runs.record_fold_result")
     except Exception as exc:  # reported per fold; see the docstring
