@@ -20,14 +20,17 @@ registry name   rule
 
 Speed of SFNN (written by hand: no library offers it). The cost is the nuclear norms
 of the 2 x C softmax maps (each H x W): one batched :func:`torch.linalg.svdvals`
-call on all 2·C maps at once (not one call per map or per image). For 2 x 64 maps of
-256 x 256 this took about 0.45 s on this project's 2-core CPU (measured while the
-machine was shared, so roughly), a large share of the authors' 860 ms per pair.
-There is no cheaper *exact* formulation in general: the nuclear norm is not linear
-(the channel sum of the norms is not the norm of the sum, which for softmax maps is
-the all-ones matrix), and the Gram route ``sqrt(eigvalsh(S S^T))`` was not reliably
-faster and loses accuracy on small singular values in float32 (relative error
-4e-5 against 3e-7 for ``svdvals``). With phi = mean or sum the weights are identical
+call on all 2·C maps at once, run with ONE intra-op thread. On this project's 2-core
+AMD CPU, MKL's multi-threaded SVD of many small (256 x 256) matrices is pathological
+when the machine is shared: 128 maps took 8.4 s with 2 threads against 0.75 s with
+one (same values), measured with a load average of about 5
+(``benchmarks/dilran_speed.py``). The per-matrix work is too small to gain from
+threads. There is no cheaper *exact* formulation in general: the nuclear norm is not
+linear (the channel sum of the norms is not the norm of the sum, which for softmax
+maps is the all-ones matrix), and the Gram route ``sqrt(eigvalsh(S S^T))`` loses
+accuracy on the many small singular values of real feature maps in float32 (relative
+error 6e-4 on an AANLIB pair, against 1e-6 for ``svdvals``).
+With phi = mean or sum the weights are identical
 (the common factor 1/C cancels in Eq. 1), which is why Table 1's two rows are equal.
 """
 
@@ -74,9 +77,15 @@ def nuclear_norms(maps: torch.Tensor) -> torch.Tensor:
     """Nuclear norm (sum of singular values) of every ``H x W`` matrix in ``maps`` (..., H, W).
 
     One batched :func:`torch.linalg.svdvals` call over all leading dimensions, in
-    float32 (SVD has no bfloat16 kernel, so autocast inputs are upcast).
+    float32 (SVD has no bfloat16 kernel, so autocast inputs are upcast), with one
+    intra-op thread (restored afterwards; see the module docstring for why).
     """
-    return torch.linalg.svdvals(maps.float()).sum(dim=-1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return torch.linalg.svdvals(maps.float()).sum(dim=-1)
+    finally:
+        torch.set_num_threads(threads)
 
 
 class SFNN(FusionRule):
