@@ -2,7 +2,7 @@
 
 Usage::
 
-    MMLIB_DATA=/work/shared/data .venv/bin/python benchmarks/dilran_speed.py [--quick] [--runs N]
+    MMLIB_DATA=../shared/data .venv/bin/python benchmarks/dilran_speed.py [--quick] [--runs N]
 
 Prints one table (issue 4, "Speed"): the fusion of one 256 x 256 CT-MRI pair with the
 default SFNN rule (phi = max, Eq. 1) in fp32 and with bf16 autocast on the convolutions,
