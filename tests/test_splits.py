@@ -113,3 +113,17 @@ def test_bad_fold_file_and_fold_index(tmp_path):
     path = save_folds_json(tmp_path / "folds.json", _slice_series(n_patients=9), n_folds=3)
     with pytest.raises(ParameterError, match="fold=3 is outside 0..2"):
         load_fold(path, 3)
+
+
+def test_datalist_drops_in_memory_arrays_and_keeps_numpy_labels(tmp_path):
+    import json
+
+    import numpy as np
+
+    from mmlib.data.splits import save_folds_json
+
+    cases = [{"case_id": f"c{i}", "label": np.int64(i % 2), "t1": np.zeros((2, 2, 2))} for i in range(6)]
+    path = save_folds_json(tmp_path / "folds.json", cases, n_folds=3, seed=0)
+    training = json.loads(path.read_text())["training"]
+    assert all("t1" not in c for c in training)
+    assert sorted(c["label"] for c in training) == [0, 0, 0, 1, 1, 1]

@@ -90,14 +90,18 @@ def make_folds(
 
 
 def _jsonable(value):
-    return os.fspath(value) if isinstance(value, os.PathLike) else value
+    """Paths become strings; numpy scalars become Python numbers."""
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def save_folds_json(path: str | os.PathLike, cases: Sequence[dict], n_folds: int = 3, seed: int = 0) -> Path:
     """Assign every case a test ``fold`` (see :func:`make_folds`) and write the datalist atomically.
 
     ``cases`` are dicts with at least ``case_id`` and ``label``, optionally
-    ``group`` (the patient) and any file paths; all fields are kept. Returns the path.
+    ``group`` (the patient) and any file paths; all fields are kept except
+    in-memory arrays (phantom volumes), which a datalist cannot hold. Returns the path.
     """
     for i, case in enumerate(cases):
         missing = {"case_id", "label"} - set(case)
@@ -106,7 +110,10 @@ def save_folds_json(path: str | os.PathLike, cases: Sequence[dict], n_folds: int
     ids = [str(c["case_id"]) for c in cases]
     folds = make_folds(ids, [c["label"] for c in cases], [c.get("group", c["case_id"]) for c in cases], n_folds, seed)
     test_fold = {case_id: f["fold"] for f in folds for case_id in f["test"]}
-    training = [{**{k: _jsonable(v) for k, v in case.items()}, "fold": test_fold[str(case["case_id"])]} for case in cases]
+    training = [
+        {**{k: _jsonable(v) for k, v in case.items() if not isinstance(v, np.ndarray)}, "fold": test_fold[str(case["case_id"])]}
+        for case in cases
+    ]
     return write_json(path, {"n_folds": n_folds, "seed": seed, "training": training})
 
 

@@ -37,9 +37,11 @@ class PhantomCohort:
     Attributes
     ----------
     images
-        modality -> ``(N, D, H, W)`` float32 (2-D cohorts: ``(N, H, W)``; fMRI: ``(N, T, D, H, W)``).
+        modality -> ``(N, X, Y, Z)`` float32 in RAS voxel order (the affine is a positive
+        diagonal), not the models' ``(D, H, W)`` slice order; 2-D cohorts: ``(N, H, W)``;
+        fMRI: ``(N, T, X, Y, Z)``.
     masks
-        ``(N, D, H, W)`` uint8 lesion masks, or ``None``; label values are listed in ``mask_labels``.
+        ``(N, X, Y, Z)`` uint8 lesion masks, or ``None``; label values are listed in ``mask_labels``.
     labels
         ``(N,)`` int class indices into ``class_names``.
     class_names
