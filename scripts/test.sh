@@ -17,4 +17,4 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
 fi
 export PATH="$root/.venv/bin:$PATH"
 echo "[test] data root: ${MMLIB_DATA:-data/ (manifests only)}"
-exec python -m pytest tests book --nbmake --nbmake-timeout=900 -p no:cacheprovider "$@"
+exec python -m pytest --nbmake --nbmake-timeout=900 -p no:cacheprovider "$@"
