@@ -1,0 +1,157 @@
+"""Provenance records and the export of a finished sweep into results/ (mmlib.runs.provenance)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from mmlib.config import REPO_ROOT
+from mmlib.errors import DataError, ParameterError
+from mmlib.runs.aggregate import read_run
+from mmlib.runs.provenance import export_run, file_checksums, git_state, write_provenance
+
+CHAPTER = "foundations/demo-classifier"  # any existing chapter name; nothing is executed
+
+
+def _fake_sweep(out, tag="t1", folds=(0, 1, 2), finished=True):
+    """A sweep folder as run_folds leaves it, folds recording two methods beside the top-level one."""
+    run_dir = out / CHAPTER / tag
+    run_dir.mkdir(parents=True)
+    (run_dir / "params.json").write_text(json.dumps({"chapter": CHAPTER, "params": {"seed": 3, "max_epochs": 2}}))
+    rng = np.random.default_rng(0)
+    for k in folds:
+        fold_dir = run_dir / f"fold-{k}"
+        fold_dir.mkdir()
+        y_true = [0, 1, 0, 1, 1, 0]
+        scores = {m: rng.random(6).round(3).tolist() for m in ("t1ce", "ensemble")}
+        record = {
+            "metrics": {"auc": 0.5 + k / 10},
+            "predictions": {"case_id": [f"c{k}{i}" for i in range(6)], "y_true": y_true, "y_score": scores["ensemble"]},
+            "extra": {"methods": {m: {"metrics": {"auc": 0.6 + k / 10 if m == "t1ce" else 0.5 + k / 10},
+                                      "y_score": s} for m, s in scores.items()}},
+        }
+        (fold_dir / "metrics.json").write_text(json.dumps(record))
+        (fold_dir / "executed.ipynb").write_text("{}")
+        (fold_dir / "kernel-stderr.log").write_text("log")
+        torch.save({"w": torch.zeros(3)}, fold_dir / "best.pt")
+        if finished or k != folds[-1]:
+            (fold_dir / "done").write_text("{}")
+    return run_dir
+
+
+def _export(out, dest, tag="t1"):
+    return export_run(CHAPTER, tag, out, dest, command="bash scripts/x.sh",
+                      data_files_or_checksums={"generator": "glioma_phantoms", "n_cases": 6},
+                      wall_time_s=12.34, device="cpu")
+
+
+def test_git_state_matches_git():
+    state = git_state()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
+    if head.returncode != 0:
+        pytest.skip("not a git checkout")
+    assert state["commit"] == head.stdout.strip()
+    assert isinstance(state["dirty"], bool)
+
+
+def test_git_state_outside_a_repository(tmp_path):
+    assert git_state(tmp_path) == {"commit": None, "dirty": None}
+
+
+def test_write_provenance_records_everything_without_host_or_paths(tmp_path):
+    data = tmp_path / "data" / "sub"
+    data.mkdir(parents=True)
+    (data / "a.nii.gz").write_bytes(b"first")
+    (tmp_path / "data" / "b.csv").write_bytes(b"second")
+    path = tmp_path / "out" / "provenance.json"
+    record = write_provenance(path, command="python -m mmlib.runs x", params={"lr": 1e-3}, seed=7,
+                              data_files_or_checksums=[data / "a.nii.gz", tmp_path / "data" / "b.csv"],
+                              wall_time_s=61.26, device="cpu")
+    saved = json.loads(path.read_text())
+    assert saved == record
+    assert saved["command"] == "python -m mmlib.runs x" and saved["seed"] == 7 and saved["params"] == {"lr": 1e-3}
+    assert saved["data"]["sha256"] == {"sub/a.nii.gz": hashlib.sha256(b"first").hexdigest(),
+                                       "b.csv": hashlib.sha256(b"second").hexdigest()}
+    assert saved["wall_time_s"] == 61.3
+    assert saved["versions"]["torch"] == torch.__version__
+    assert saved["device"]["name"] == "cpu" and saved["device"]["cpu_model"]
+    text = path.read_text()
+    assert str(tmp_path) not in text
+    hostname = socket.gethostname()
+    if len(hostname) > 3:
+        assert hostname not in text
+
+
+def test_data_description_is_kept_as_given(tmp_path):
+    record = write_provenance(tmp_path / "p.json", command="c", params={}, seed=None,
+                              data_files_or_checksums={"generator": "glioma_phantoms", "seed": 0},
+                              wall_time_s=0, device="cpu")
+    assert record["data"] == {"description": {"generator": "glioma_phantoms", "seed": 0}}
+
+
+def test_missing_data_file_and_bad_arguments_are_refused(tmp_path):
+    with pytest.raises(DataError, match="absent.nii.gz"):
+        file_checksums([tmp_path / "absent.nii.gz"])
+    with pytest.raises(ParameterError, match="command"):
+        write_provenance(tmp_path / "p.json", command=" ", params={}, seed=0, data_files_or_checksums={},
+                         wall_time_s=1, device="cpu")
+    with pytest.raises(ParameterError, match="single string"):
+        write_provenance(tmp_path / "p.json", command="c", params={}, seed=0, data_files_or_checksums="a.nii",
+                         wall_time_s=1, device="cpu")
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_export_copies_only_small_files_and_reads_back(tmp_path):
+    out, dest = tmp_path / "runs", tmp_path / "results" / "table"
+    _fake_sweep(out)
+    _export(out, dest)
+    files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert files == ["fold-0/done", "fold-0/metrics.json", "fold-1/done", "fold-1/metrics.json",
+                     "fold-2/done", "fold-2/metrics.json", "params.json", "provenance.json"]
+    provenance = json.loads((dest / "provenance.json").read_text())
+    assert provenance["seed"] == 3 and provenance["params"]["max_epochs"] == 2
+    assert provenance["params"]["tag"] == "t1" and provenance["wall_time_s"] == 12.3
+
+    result = read_run(dest)
+    assert list(result.per_fold.index) == [0, 1, 2]
+    assert set(result.methods) == {"t1ce", "ensemble"}
+    assert result.methods["t1ce"].summary.loc["auc", "mean"] == pytest.approx(0.7)
+    assert [c["fold"] for c in result.methods["ensemble"].roc] == [0, 1, 2]
+    # the top-level predictions are the ensemble's, so its ROC curves must match the method's
+    assert [c["auc"] for c in result.roc] == pytest.approx([c["auc"] for c in result.methods["ensemble"].roc])
+
+
+def test_export_replaces_an_older_export(tmp_path):
+    out, dest = tmp_path / "runs", tmp_path / "results" / "table"
+    _fake_sweep(out, tag="a", folds=(0, 1, 2))
+    _fake_sweep(out, tag="b", folds=(0, 1))
+    _export(out, dest, tag="a")
+    _export(out, dest, tag="b")
+    assert sorted(p.name for p in dest.glob("fold-*")) == ["fold-0", "fold-1"]
+    assert [p.name for p in dest.parent.iterdir()] == ["table"]  # no staging folder left behind
+
+
+def test_export_refuses_unfinished_or_missing_sweeps(tmp_path):
+    out = tmp_path / "runs"
+    _fake_sweep(out, finished=False)
+    with pytest.raises(ParameterError, match="fold-2"):
+        _export(out, tmp_path / "dest")
+    with pytest.raises(ParameterError, match="params.json"):
+        _export(out, tmp_path / "dest", tag="nope")
+    assert not (tmp_path / "dest").exists()
+
+
+def test_read_run_refuses_method_scores_of_the_wrong_length(tmp_path):
+    run_dir = _fake_sweep(tmp_path / "runs")
+    path = run_dir / "fold-1" / "metrics.json"
+    record = json.loads(path.read_text())
+    record["extra"]["methods"]["t1ce"]["y_score"] = [0.5]
+    path.write_text(json.dumps(record))
+    with pytest.raises(DataError, match="fold-1"):
+        read_run(run_dir)
