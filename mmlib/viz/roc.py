@@ -82,9 +82,11 @@ def roc_figure(
                    name="chance", hoverinfo="skip")
     )
     fig.update_layout(
-        title=title, width=560, height=520, template="plotly_white",
-        legend=dict(x=0.98, y=0.02, xanchor="right", yanchor="bottom", bgcolor="rgba(255,255,255,0.7)"),
-        margin=dict(l=60, r=20, t=60, b=60),
+        # The legend goes below the axes: near-chance curves run through the
+        # lower-right corner where ROC legends usually sit.
+        title=title, width=560, height=560 + 22 * len(curves), template="plotly_white",
+        legend=dict(x=0.0, y=-0.14, xanchor="left", yanchor="top"),
+        margin=dict(l=60, r=20, t=60, b=90 + 22 * len(curves)),
     )
     fig.update_xaxes(title="False positive rate (1 − specificity)", range=[0, 1], constrain="domain")
     fig.update_yaxes(title="True positive rate (sensitivity)", range=[0, 1], scaleanchor="x", scaleratio=1,
