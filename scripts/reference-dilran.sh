@@ -1,29 +1,35 @@
 #!/usr/bin/env bash
-# Regenerate the DILRAN reference run (issue 4, sec. 6): the training chapter
-# book/dilran/training.md at the paper's settings (Sec. 2.3 and 3.1: 100 epochs,
-# 256 x 256, all training images, batch 4, Adam lr 1e-4, lambda 0.2 / 0.2,
-# seed 3407) on the real AANLIB CT-MRI pairs, once per split.
+# Regenerate the DILRAN reference runs (issue 4, sec. 6): the training chapter
+# book/dilran/training.md on the real AANLIB CT-MRI pairs, once per split, through
+# the fold runner (fold 0 of 1), scoring every fusion rule of Table 1 on the test pairs.
 #
-#   bash scripts/reference-dilran.sh              # split "paper", then split "series"
-#   bash scripts/reference-dilran.sh series       # one split
+#   bash scripts/reference-dilran.sh                    # split "paper", then split "series"
+#   bash scripts/reference-dilran.sh series             # one split
+#   EPOCHS=15 TRAIN_CROP=128 bash scripts/reference-dilran.sh
+#                                                       # the shortened schedule committed under results/dilran/
+#   MODEL=msrpan bash scripts/reference-dilran.sh paper # a Table 2 baseline, trained the same way
 #   VGG_WEIGHTS=/path/vgg16_bn-6c64b313.pth bash scripts/reference-dilran.sh
-#                                                 # ImageNet perceptual net (default: fixed random VGG16-BN)
+#                                                       # ImageNet perceptual net (default: fixed random VGG16-BN)
 #
-# Each split writes into results/dilran/<split>/:
-#   best.pt          weights of the epoch with the lowest validation loss (~0.9 MB)
-#   checkpoint.pt    last epoch with the optimiser state (~2.6 MB), for resuming
-#   metrics.json     mean and per-pair test scores (SFNN-max), per-epoch loss history
+# Defaults are the paper's settings (Sec. 2.3 and 3.1): EPOCHS=100 on whole 256 x 256
+# images (TRAIN_CROP unset), all training images, batch 4, Adam lr 1e-4, lambda 0.2 / 0.2,
+# seed 3407. TRAIN_CROP=n trains on one random n x n crop per image and step (the model
+# is fully convolutional; validation and test use whole images).
+#
+# Each run writes into results/dilran/<split>/ (DILRAN) or results/dilran/<model>-<split>/:
+#   best.pt          weights of the epoch with the lowest validation loss (~0.9 MB for DILRAN)
+#   checkpoint.pt    last epoch with the optimiser state, for resuming (not committed: .gitignore)
+#   metrics.json     mean and per-pair test scores of every rule, per-epoch loss history
 #   split.json       the train / val / test pair names
 #   provenance.json  this command, git commit, parameters, seed, SHA-256 of every image read,
 #                    wall time, device
-# and the fold runner keeps the executed notebook in runs/dilran/training/reference-<split>/.
-#
-# The chapter runs through the fold runner (python -m mmlib.runs) as fold 0 of 1.
+# and the fold runner keeps the executed notebook in runs/dilran/training/reference-<name>/.
 # A killed run started again resumes after its last finished epoch (checkpoint.pt).
-# Precision: bf16 autocast on a CPU (about 5x faster matrix work on this
-# project's CPU; measured 1.6 s per 256 x 256 training image in bf16 vs 2.9 s
-# in fp32 on 2 idle cores: about 8 minutes an epoch, 13 hours per split),
-# "auto" (CUDA AMP) on a GPU.
+#
+# Cost on this project's 2-core CPU in bf16 (channels-last, folded stem): about 0.87 s per
+# whole 256 x 256 training image (about 5 min an epoch with validation; 100 epochs, 8 h per
+# split), or about 65 s an epoch with 128 x 128 crops; scoring the 8 rules on the 20 test
+# pairs adds about 2.5 min. A GPU needs minutes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -40,18 +46,27 @@ if not folder.is_dir():
     sys.exit(f"{folder}: no such folder; set MMLIB_DATA to the folder holding harvard-aanlib/")
 '
 precision="$("$python" -c 'import torch; print("auto" if torch.cuda.is_available() else "bf16")')"
+epochs="${EPOCHS:-100}"
+model="${MODEL:-dilran}"
+case "$model" in dilran) rules=table1 ;; msrpan|msdra) rules=own ;; *) echo "unknown MODEL '$model' (dilran | msrpan | msdra)" >&2; exit 2 ;; esac
+crop="${TRAIN_CROP:-None}"
 splits=("${@:-paper series}")
 read -r -a splits <<< "${splits[*]}"
 for split in "${splits[@]}"; do
   case "$split" in paper|series) ;; *) echo "unknown split '$split' (paper | series)" >&2; exit 2 ;; esac
-  out="$root/results/dilran/$split"
-  echo "[reference-dilran] split=$split precision=$precision -> results/dilran/$split"
+  name="$split"
+  if [ "$model" != dilran ]; then name="$model-$split"; fi
+  out="$root/results/dilran/$name"
+  env_prefix="EPOCHS=$epochs"
+  if [ "$crop" != None ]; then env_prefix="$env_prefix TRAIN_CROP=$crop"; fi
+  if [ "$model" != dilran ]; then env_prefix="$env_prefix MODEL=$model"; fi
+  echo "[reference-dilran] $model split=$split epochs=$epochs crop=$crop precision=$precision -> results/dilran/$name"
   vgg=()
   if [ -n "${VGG_WEIGHTS:-}" ]; then vgg=(-p "vgg_weights=$VGG_WEIGHTS"); fi
-  "$python" -m mmlib.runs dilran/training --folds 0 --tag "reference-$split" \
-    -p dataset=harvard-aanlib -p pair=CT-MRI -p "split=$split" \
-    -p max_epochs=100 -p image_size=256 -p max_train_images=None -p batch_size=4 -p lr=1e-4 \
-    -p lambda_perceptual=0.2 -p lambda_gradient=0.2 -p seed=3407 -p device=auto \
+  "$python" -m mmlib.runs dilran/training --folds 0 --tag "reference-$name" \
+    -p dataset=harvard-aanlib -p pair=CT-MRI -p "split=$split" -p "model_name=$model" -p "eval_rules=$rules" \
+    -p "max_epochs=$epochs" -p image_size=256 -p max_train_images=None -p "train_crop=$crop" -p batch_size=4 \
+    -p lr=1e-4 -p lambda_perceptual=0.2 -p lambda_gradient=0.2 -p seed=3407 -p device=auto \
     -p "precision=$precision" "${vgg[@]}" \
-    -p "out_dir=$out" -p "run_command=bash scripts/reference-dilran.sh $split"
+    -p "out_dir=$out" -p "run_command=$env_prefix bash scripts/reference-dilran.sh $split"
 done

@@ -29,6 +29,44 @@ def images(n=1, size=32, seed=0) -> torch.Tensor:
 # --- model ---------------------------------------------------------------------------------------
 
 
+def _plain_encode(model: DILRAN, x: torch.Tensor) -> torch.Tensor:
+    """The encoder written out as the module docstring states it, 64-channel shallow map and all."""
+    shallow = model.shallow(x)
+    if model.variant == "code":
+        shallow = x + pool_gate(x) * shallow
+    deep = model.block_norm(model.block(model.dilated(shallow)))
+    if model.variant == "code":
+        deep = shallow + pool_gate(shallow) * deep
+    return deep
+
+
+@pytest.mark.parametrize("variant", ["code", "paper"])
+def test_folded_stem_gives_the_plain_encoder_and_its_gradients(variant):
+    torch.manual_seed(1)
+    model = DILRAN(variant).double()
+    for norm in (model.dilated.norm, model.block_norm):  # non-trivial running statistics for eval mode
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.5, 2.0)
+    x = torch.rand(2, 1, 23, 30, dtype=torch.float64)  # odd sizes: the borders and the gate's ceil-mode pool
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval().encode(x), _plain_encode(model, x), rtol=1e-10, atol=1e-10)
+    model.train()
+    params = [p for name, p in model.named_parameters() if not name.startswith("head.")]
+    folded = torch.autograd.grad(model.encode(x).square().sum(), params)
+    plain = torch.autograd.grad(_plain_encode(model, x).square().sum(), params)
+    for a, b in zip(folded, plain):
+        torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-8)
+
+
+def test_dilated_stem_factored_input_equals_its_expanded_input():
+    torch.manual_seed(2)
+    stem = DILRAN().dilated.double().eval()
+    lifted, mix = torch.randn(1, 3, 20, 20, dtype=torch.float64), torch.randn(64, 3, dtype=torch.float64)
+    expanded = F.conv2d(lifted, mix[..., None, None])
+    with torch.no_grad():
+        torch.testing.assert_close(stem(lifted, mix), stem(expanded), rtol=1e-10, atol=1e-10)
+
+
 def test_forward_shape_on_a_full_size_image():
     torch.manual_seed(0)
     model = DILRAN().eval()

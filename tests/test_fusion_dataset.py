@@ -127,3 +127,24 @@ def test_colour_fusion_of_a_real_pet_mri_pair(real_data_root):
     dark = (images["MRI"] == 0) & (np.ptp(images["PET"], axis=-1) < 0.05)
     assert dark.any()
     assert np.allclose(y_out[dark], y_pet[dark] / 2, atol=0.01)
+
+
+def test_random_crops_cut_squares_from_the_images_reproducibly():
+    from torch.utils.data import TensorDataset
+
+    from mmlib.data.fusion_dataset import RandomCrops
+
+    images = torch.arange(2 * 20 * 24, dtype=torch.float32).reshape(2, 1, 20, 24)
+    crops = RandomCrops(TensorDataset(images), 8, seed=5)
+    first = [crops[i] for i in (0, 1, 0)]
+    assert all(c.shape == (1, 8, 8) for c in first)
+    # every crop is a contiguous window of its source image
+    for c, source in zip(first, (images[0], images[1], images[0])):
+        top, left = divmod(int((c[0, 0, 0] - source[0, 0, 0]).item()), 24)
+        torch.testing.assert_close(c, source[:, top : top + 8, left : left + 8])
+    again = RandomCrops(TensorDataset(images), 8, seed=5)
+    assert all(torch.equal(a, again[i]) for a, i in zip(first, (0, 1, 0)))
+    with pytest.raises(ParameterError, match="exceeds"):
+        RandomCrops(TensorDataset(images), 21)[0]
+    with pytest.raises(ParameterError, match="integer"):
+        RandomCrops(TensorDataset(images), 4)

@@ -44,6 +44,20 @@ def test_nuclear_norms_match_numpy():
     np.testing.assert_allclose(nuclear_norms(maps).numpy(), expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_nuclear_norms_in_a_thread_pool_equal_the_serial_values_and_restore_the_thread_count(threads):
+    maps = torch.rand(2, 5, 12, 10)
+    serial = nuclear_norms(maps)  # the tests run torch with one thread: no pool
+    torch.set_num_threads(threads)
+    try:
+        pooled = nuclear_norms(maps)
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(1)
+    assert pooled.shape == (2, 5)
+    torch.testing.assert_close(pooled, serial, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("phi", ["max", "mean", "sum"])
 def test_sfnn_weights_follow_eq1_against_a_per_map_reference(phi):
     f1, f2 = feats(3), 3.0 * feats(4)

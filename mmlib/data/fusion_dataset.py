@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from monai.transforms import Resize
+from monai.transforms import RandSpatialCrop, Resize
 from torch.utils.data import Dataset
 
 from mmlib.data.aanlib import FusionPair
@@ -114,6 +114,34 @@ class FusionImageDataset(Dataset):
 
     def __getitem__(self, index: int) -> torch.Tensor:
         return self._images[index]
+
+
+class RandomCrops(Dataset):
+    """Each item of ``dataset`` (a ``(1, H, W)`` tensor, or a tuple whose first item is one)
+    cut to a random ``size x size`` square, a new position on every access.
+
+    For cheaper autoencoder training on CPU: the fusion autoencoders are fully convolutional,
+    so a model trained on crops still fuses whole images, and a 128 x 128 crop costs a
+    quarter of a 256 x 256 image. MONAI's :class:`~monai.transforms.RandSpatialCrop`,
+    seeded with ``seed``; the crop sequence is reproducible for a single-process loader.
+    """
+
+    def __init__(self, dataset: Dataset, size: int, seed: int = 0):
+        if not isinstance(size, int) or size < 8:
+            raise ParameterError(f"crop size must be an integer >= 8, got {size!r}")
+        self.dataset, self.size = dataset, size
+        self.crop = RandSpatialCrop((size, size), random_size=False)
+        self.crop.set_random_state(seed)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        item = self.dataset[index]
+        image = item[0] if isinstance(item, (tuple, list)) else item
+        if min(image.shape[-2:]) < self.size:
+            raise ParameterError(f"crop size {self.size} exceeds image {index}'s size {tuple(image.shape[-2:])}")
+        return torch.as_tensor(self.crop(image)).clone()
 
 
 def pair_tensors(pair: FusionPair, size: int | tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:

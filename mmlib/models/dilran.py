@@ -79,7 +79,18 @@ class PyramidAttentionBlock(nn.Module):
 
 class DilatedStem(nn.Module):
     """Multi-scale shallow features (Sec. 2.2.1): 3x3 convs with dilation 1, 3, 5, concatenated,
-    reduced by a 1x1 conv, then BatchNorm."""
+    reduced by a 1x1 conv, then BatchNorm.
+
+    ``forward(x)`` takes the 64-channel shallow map. ``forward(lifted, mix)`` takes it in
+    factored form, ``x = conv1x1(lifted, mix)`` with ``lifted`` of k << 64 channels and ``mix``
+    the ``(64, k)`` matrix, and gives the same output (up to float rounding) with the
+    convolutions folded: everything before the BatchNorm is linear in ``x``, so
+    ``reduce(cat_d conv_d(mix lifted)) = sum_d conv_d'(lifted)`` with
+    ``W_d' = R_d W_d mix`` (R_d the reduce conv's slice for branch d). Zero padding commutes
+    with the 1x1 mix, so the borders agree too. This is an exact reparametrisation written by
+    hand (no library folds convolutions through concatenations); it cuts the stem from
+    about 16 to 0.7 GFLOP per 256 x 256 image, and gradients reach the same parameters.
+    """
 
     def __init__(self, channels: int = FEATURES, dilations: tuple[int, ...] = (1, 3, 5)):
         super().__init__()
@@ -87,8 +98,18 @@ class DilatedStem(nn.Module):
         self.reduce = nn.Conv2d(channels * len(dilations), channels, 1)
         self.norm = nn.BatchNorm2d(channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(self.reduce(torch.cat([branch(x) for branch in self.branches], dim=1)))
+    def forward(self, x: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
+        if mix is None:
+            return self.norm(self.reduce(torch.cat([branch(x) for branch in self.branches], dim=1)))
+        reduce = self.reduce.weight.flatten(1).chunk(len(self.branches), dim=1)  # R_d: (64, 64) each
+        out = None
+        bias = self.reduce.bias
+        for branch, r in zip(self.branches, reduce):
+            weight = torch.einsum("po,oikl,ij->pjkl", r, branch.weight, mix)
+            y = F.conv2d(x, weight, None, padding=branch.padding, dilation=branch.dilation)
+            out = y if out is None else out + y
+            bias = bias + r @ branch.bias
+        return self.norm(out + bias.view(1, -1, 1, 1))
 
 
 class FusionAutoencoder(nn.Module):
@@ -149,14 +170,30 @@ class DILRAN(FusionAutoencoder):
         self.block_norm = self.dilated.norm if variant == "code" else nn.BatchNorm2d(FEATURES)
         self.head = reconstruction_head()
 
+    def lifted_input(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The shallow features in factored form ``(lifted, mix)``: ``shallow = conv1x1(lifted, mix)``.
+
+        The shallow conv is 1x1 from one channel, ``w x + b``, so the code variant's
+        ``x + g (w x + b)`` (g = :func:`pool_gate` of x) is ``[1, w, b]`` applied to
+        ``[x, g x, g]``, and the paper variant's ``w x + b`` is ``[w, b]`` applied to ``[x, 1]``.
+        """
+        w, b = self.shallow.weight.flatten(), self.shallow.bias
+        if self.variant == "code":
+            gate = pool_gate(x)
+            return torch.cat([x, gate * x, gate], dim=1), torch.stack([torch.ones_like(w), w, b], dim=1)
+        return torch.cat([x, torch.ones_like(x)], dim=1), torch.stack([w, b], dim=1)
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Image ``(B, 1, H, W)`` -> features ``(B, 64, H, W)``."""
+        """Image ``(B, 1, H, W)`` -> features ``(B, 64, H, W)``.
+
+        The 64-channel shallow map enters the dilated stem in factored form
+        (:meth:`lifted_input`, :class:`DilatedStem`): the same function, about half the FLOPs.
+        """
         check_grey_batch(x, "DILRAN")
-        shallow = self.shallow(x)
+        lifted, mix = self.lifted_input(x)
+        deep = self.block_norm(self.block(self.dilated(lifted, mix)))
         if self.variant == "code":
-            shallow = x + pool_gate(x) * shallow
-        deep = self.block_norm(self.block(self.dilated(shallow)))
-        if self.variant == "code":
+            shallow = F.conv2d(lifted, mix[..., None, None].to(lifted.dtype))
             deep = shallow + pool_gate(shallow) * deep
         return deep
 
