@@ -155,3 +155,14 @@ def test_read_run_refuses_method_scores_of_the_wrong_length(tmp_path):
     path.write_text(json.dumps(record))
     with pytest.raises(DataError, match="fold-1"):
         read_run(run_dir)
+
+
+def test_write_provenance_keeps_the_start_state_of_a_run_and_notes_a_later_one(tmp_path):
+    start = {"commit": "0" * 40, "dirty": False}
+    record = write_provenance(tmp_path / "p.json", command="c", params={}, seed=0, data_files_or_checksums={},
+                              wall_time_s=1.0, device="cpu", git_at_start=start)
+    assert record["git"] == start
+    assert record["git_at_write"] == git_state() != start
+    same = write_provenance(tmp_path / "q.json", command="c", params={}, seed=0, data_files_or_checksums={},
+                            wall_time_s=1.0, device="cpu", git_at_start=git_state())
+    assert "git_at_write" not in same

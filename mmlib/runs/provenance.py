@@ -102,6 +102,7 @@ def write_provenance(
     data_files_or_checksums: Mapping[str, Any] | Sequence[str | os.PathLike],
     wall_time_s: float,
     device: str,
+    git_at_start: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``provenance.json`` at ``path`` atomically and return the record.
 
@@ -118,6 +119,11 @@ def write_provenance(
     wall_time_s, device
         Wall time of the whole run in seconds and the device it ran on (``"cpu"``,
         ``"cuda"``); the CPU model and core count are added.
+    git_at_start
+        :func:`git_state` taken when the run started. A long run's tree can change
+        while it runs; given this, ``"git"`` records the start state (the code that
+        ran) and ``"git_at_write"`` the state now, when they differ. Without it,
+        ``"git"`` is the state at writing.
     """
     if not isinstance(command, str) or not command.strip():
         raise ParameterError("command must be the non-empty command line that regenerates the run")
@@ -126,9 +132,10 @@ def write_provenance(
     import numpy
     import torch
 
+    now = git_state()
     record = {
         "command": command,
-        "git": git_state(),
+        "git": dict(git_at_start) if git_at_start is not None else now,
         "params": dict(params),
         "seed": seed,
         "data": _data_record(data_files_or_checksums),
@@ -137,6 +144,8 @@ def write_provenance(
                    "machine": platform.machine(), "system": platform.system()},
         "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__},
     }
+    if git_at_start is not None and dict(git_at_start) != now:
+        record["git_at_write"] = now
     atomic.write_json(path, record)
     return record
 
