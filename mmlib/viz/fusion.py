@@ -43,7 +43,8 @@ def fusion_panel(
             raise ParameterError(f"zoom box {zoom} does not fit in {height} x {width} images")
     ncols = ncols or len(images)
     nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, panel_size * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size * ncols, (panel_size + 0.3) * nrows + 0.4),
+                             squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, (label, image) in zip(axes.flat, images.items()):
@@ -60,5 +61,4 @@ def fusion_panel(
                 spine.set_edgecolor("gold")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return fig
