@@ -235,3 +235,17 @@ def test_a_failing_fold_is_reported_with_its_notebook(tmp_path):
         run_folds(path, [0], {}, out=tmp_path / "runs", progress=False)
     fold_dir = Path(info.value.summary.results[0].fold_dir)
     assert (fold_dir / "executed.partial.ipynb").is_file() and not (fold_dir / "done").exists()
+
+
+def test_tuple_parameters_reach_the_chapter_as_sequences_not_strings():
+    import ast
+
+    from papermill.translators import PythonTranslator
+
+    from mmlib.runs.runner import papermill_value
+
+    value = {"size": (150, 240, 240), "nested": [("a", 1)], "plain": 3}
+    assert not isinstance(ast.literal_eval(PythonTranslator.translate((150, 240, 240))), (list, tuple))
+    converted = papermill_value(value)
+    assert converted == {"size": [150, 240, 240], "nested": [["a", 1]], "plain": 3}
+    assert ast.literal_eval(PythonTranslator.translate(converted["size"])) == [150, 240, 240]

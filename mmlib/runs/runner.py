@@ -199,6 +199,20 @@ def _stderr_to(log_path: Path):
             os.close(saved)
 
 
+def papermill_value(value):
+    """``value`` as papermill can inject it: tuples (also nested) become lists.
+
+    papermill writes lists, dicts and scalars as Python literals but a tuple as the
+    *string* of its repr, so ``-p "spatial_size=(150, 240, 240)"`` would reach the
+    chapter as ``"(150, 240, 240)"``. Chapters take any sequence where they take a tuple.
+    """
+    if isinstance(value, (tuple, list)):
+        return [papermill_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: papermill_value(v) for k, v in value.items()}
+    return value
+
+
 def run_fold(spec: FoldSpec) -> FoldResult:
     """Run one fold from scratch: clear its folder, execute, then mark it done.
 
@@ -216,7 +230,7 @@ def run_fold(spec: FoldSpec) -> FoldResult:
     notebook = jupytext.read(chapter)
     notebook.cells.insert(0, _runner_cell(fold_dir / METRICS))
     partial = fold_dir / "executed.partial.ipynb"
-    parameters = {**spec.params, "fold": spec.fold}
+    parameters = {name: papermill_value(value) for name, value in {**spec.params, "fold": spec.fold}.items()}
     source = fold_dir / "source.ipynb"  # in the fold folder, so a killed run leaves nothing elsewhere
     nbformat.write(notebook, source)
     try:
