@@ -166,3 +166,21 @@ def test_write_provenance_keeps_the_start_state_of_a_run_and_notes_a_later_one(t
     same = write_provenance(tmp_path / "q.json", command="c", params={}, seed=0, data_files_or_checksums={},
                             wall_time_s=1.0, device="cpu", git_at_start=git_state())
     assert "git_at_write" not in same
+
+
+def test_git_state_counts_code_changes_and_new_files_but_not_results(tmp_path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "start")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "metrics.json").write_text("{}")
+    git("add", "results")
+    git("-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "-m", "results")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "results" / "metrics.json").write_text('{"auc": 1}')  # a run rewrote a result file
+    (tmp_path / "results" / "new.json").write_text("{}")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "module.py").write_text("x = 1\n")  # new code, not yet committed
+    assert git_state(tmp_path)["dirty"] is True

@@ -41,8 +41,11 @@ PARAMS = "params.json"
 def git_state(repo: str | os.PathLike = REPO_ROOT) -> dict[str, Any]:
     """``{"commit": HEAD hash or None, "dirty": bool or None}`` of the repository at ``repo``.
 
-    ``dirty`` is True when tracked files differ from the commit (untracked files
-    do not count). Without git, or outside a repository, both are None.
+    ``dirty`` is True when the code could differ from the commit: a tracked file
+    is modified, or a file git does not ignore is untracked (a new module can be
+    imported before it is committed). Changes under ``results/`` do not count: a
+    run that rewrites committed result files has not changed the code. Without
+    git, or outside a repository, both are None.
     """
     def git(*args: str) -> str | None:
         try:
@@ -52,7 +55,7 @@ def git_state(repo: str | os.PathLike = REPO_ROOT) -> dict[str, Any]:
         return done.stdout if done.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = git("status", "--porcelain", "--untracked-files=normal", "--", ".", ":(exclude)results")
     return {"commit": commit.strip() if commit else None, "dirty": None if status is None else bool(status.strip())}
 
 
