@@ -21,7 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 SEED=0
 N_CASES=90
-PHANTOM_SHAPE="[32, 40, 32]"  # lists, not tuples: papermill passes a tuple as its string
+PHANTOM_SHAPE="[32, 40, 32]"  # the export below repeats it as --shape 32 40 32
 STAGE1_EPOCHS=25
 STAGE2_EPOCHS=6
 CHECKPOINTS=runs/checkpoints/guidance-table-vii  # stage-1 (and stage-2) checkpoints, git-ignored
@@ -50,17 +50,6 @@ for secondaries in "${SUBSETS[@]}"; do
     -p checkpoint_dir=$CHECKPOINTS
   wall=$(( $(date +%s) - start ))
 
-  "$PYTHON" - "$tag" "$name" "$wall" "$COMMAND" "$SEED" "$N_CASES" "$PHANTOM_SHAPE" <<'PY'
-import ast
-import sys
-
-from mmlib.runs.provenance import export_run
-
-tag, name, wall, command, seed, n_cases, shape = sys.argv[1:8]
-data = {"dataset": "glioma-phantoms", "generator": "mmlib.data.phantoms.glioma_phantoms (task='grade', difficulty=0.5)",
-        "n_cases": int(n_cases), "shape_xyz": list(ast.literal_eval(shape)), "seed": int(seed)}
-dest = export_run("guidance/guidance-model", tag, None, f"results/guidance/table-vii/{name}", command=command,
-                  data_files_or_checksums=data, wall_time_s=float(wall), device="cpu")
-print(f"exported to {dest}")
-PY
+  "$PYTHON" -m mmlib.runs.export guidance/guidance-model "$tag" "results/guidance/table-vii/$name" \
+    --command "$COMMAND" --wall-time "$wall" --seed $SEED --n-cases $N_CASES --shape 32 40 32
 done

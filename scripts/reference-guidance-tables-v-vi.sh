@@ -30,20 +30,5 @@ start=$(date +%s)
   -p model=$MODEL -p seed=$SEED -p n_folds=3 -p n_cases=$N_CASES -p max_epochs=$MAX_EPOCHS -p precision=bf16 -p device=cpu
 wall=$(( $(date +%s) - start ))
 
-"$PYTHON" - "$TAG" "$wall" "$COMMAND" "$SEED" "$N_CASES" <<'PY'
-import sys
-
-import jupytext
-
-from mmlib.runs.provenance import export_run
-from mmlib.runs.runner import chapter_parameters, resolve_chapter
-
-tag, wall, command, seed, n_cases = sys.argv[1], float(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-path, _ = resolve_chapter("guidance/unimodal")
-defaults = chapter_parameters(jupytext.read(path), path)
-data = {"dataset": defaults["dataset"], "generator": "mmlib.data.phantoms.glioma_phantoms (task='grade', difficulty=0.5)",
-        "n_cases": n_cases, "shape_xyz": list(defaults["phantom_shape"]), "seed": seed}
-dest = export_run("guidance/unimodal", tag, None, "results/guidance/tables-v-vi", command=command,
-                  data_files_or_checksums=data, wall_time_s=wall, device="cpu")
-print(f"exported to {dest}")
-PY
+"$PYTHON" -m mmlib.runs.export guidance/unimodal "$TAG" results/guidance/tables-v-vi \
+  --command "$COMMAND" --wall-time "$wall" --seed $SEED --n-cases $N_CASES

@@ -184,3 +184,12 @@ def test_git_state_counts_code_changes_and_new_files_but_not_results(tmp_path):
     assert git_state(tmp_path)["dirty"] is False
     (tmp_path / "module.py").write_text("x = 1\n")  # new code, not yet committed
     assert git_state(tmp_path)["dirty"] is True
+
+
+def test_phantom_data_record_reads_the_chapter_defaults_unless_given():
+    from mmlib.runs.export import GENERATOR, phantom_data_record
+
+    record = phantom_data_record("guidance/unimodal", 90, 0)
+    assert record == {"dataset": "glioma-phantoms", "generator": GENERATOR, "n_cases": 90,
+                      "shape_xyz": [32, 40, 32], "seed": 0}
+    assert phantom_data_record("guidance/unimodal", 12, 3, (8, 9, 10))["shape_xyz"] == [8, 9, 10]
