@@ -14,6 +14,7 @@ from mmlib.models.fusion_baselines3d import (
     PixelFusionRMC,
     ProbabilityEnsemble,
     crop_tumour_roi,
+    tumour_roi_batch,
 )
 from mmlib.models.rmc import RMC
 
@@ -96,6 +97,25 @@ def test_crop_errors_name_the_case():
         crop_tumour_roi({"t1ce": vol}, np.zeros_like(vol), (4, 4, 4), case="case7")
     with pytest.raises(DataError, match="case7.*shape"):
         crop_tumour_roi({"t1ce": vol}, np.ones((4, 8, 9)), (4, 4, 4), case="case7")
+
+
+def test_tumour_roi_batch_crops_each_case_around_its_own_mask():
+    vols = torch.zeros(2, 1, 12, 20, 20)
+    seg = torch.zeros(2, 1, 12, 20, 20, dtype=torch.uint8)
+    seg[0, 0, 1:3, 2:4, 2:4] = 1
+    vols[0, 0, 1:3, 2:4, 2:4] = 7.0
+    seg[1, 0, 8:11, 15:18, 14:18] = 4
+    vols[1, 0, 8:11, 15:18, 14:18] = 3.0
+    batch = {"t1ce": vols, "flair": -vols, "seg": seg, "case_id": ["a", "b"]}
+    rois = tumour_roi_batch(batch, ("flair", "t1ce"), roi_size=(4, 6, 6), margin=0)
+    assert rois.shape == (2, 2, 4, 6, 6) and rois.dtype == torch.float32
+    assert float((rois[0, 1] == 7.0).sum()) == 8 and float((rois[1, 1] == 3.0).sum()) == 36  # whole tumours
+    assert torch.equal(rois[:, 0], -rois[:, 1])  # channel order follows `modalities`
+    seg[1] = 0
+    with pytest.raises(DataError, match="b.*empty"):
+        tumour_roi_batch(batch, ("t1ce",), roi_size=(4, 6, 6))
+    with pytest.raises(DataError, match="with_seg=True"):
+        tumour_roi_batch({"t1ce": vols}, ("t1ce",), roi_size=(4, 6, 6))
 
 
 def test_agg_classifier():
