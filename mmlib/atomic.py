@@ -49,3 +49,12 @@ def torch_save(obj: Any, path: str | os.PathLike) -> Path:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
     return Path(path)
+
+
+def write_npz(path: str | os.PathLike, **arrays: Any) -> Path:
+    """``numpy.savez_compressed`` of ``arrays`` to ``path`` atomically (the name is kept as given)."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    return Path(path)

@@ -32,3 +32,15 @@ def test_exception_inside_atomic_path_discards_the_temp_file(tmp_path):
             raise RuntimeError("killed")
     assert not path.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_npz_round_trips_and_keeps_the_name(tmp_path):
+    import numpy as np
+
+    from mmlib.atomic import write_npz
+
+    target = tmp_path / "maps.npz"
+    write_npz(target, a=np.arange(3), meta=np.array("{}"))
+    with np.load(target) as npz:
+        assert npz["a"].tolist() == [0, 1, 2] and str(npz["meta"]) == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["maps.npz"]  # no temporary file left, no extra suffix

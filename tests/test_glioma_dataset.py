@@ -180,3 +180,19 @@ def test_check_fold_classes_names_the_fold_and_side():
         check_fold_classes([0, 1, 0], [1, 1], fold=2)
     with pytest.raises(ParameterError, match=r"fold 1: the train set"):
         check_fold_classes([1, 1, 1], [0, 1], fold=1)
+
+
+def test_sample_cases_absent_folder_is_a_note_not_an_error(tmp_path):
+    from mmlib.data.glioma_dataset import sample_cases
+
+    cases, note = sample_cases(tmp_path)
+    assert cases == [] and "no brats-samples scans" in note and str(tmp_path) in note
+
+
+def test_sample_cases_real_folder_gives_the_graded_cases(real_data_root):
+    from mmlib.data.glioma_dataset import sample_cases
+
+    root = real_data_root("brats-samples").parent
+    cases, note = sample_cases(root)
+    assert sorted(c["class_name"] for c in cases) == ["HGG", "HGG", "LGG", "LGG"]  # the glioma and metastasis are left out
+    assert note.startswith("4 graded real case(s)")

@@ -212,6 +212,26 @@ def make_loader(dataset: GliomaVolumes, batch_size: int = 1, shuffle: bool = Fal
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers, generator=generator)
 
 
+def sample_cases(data_root: str | os.PathLike | None = None, dataset: str = "brats-samples") -> tuple[list[dict], str]:
+    """The graded cases of the small real BraTS sample folder, for the chapters' smoke runs.
+
+    Returns ``(cases, note)``: the :func:`glioma_cases` dicts and a line saying
+    what was found, or ``([], why)`` when the folder or its scans are absent
+    (the repository's ``data/`` holds only the manifest), so a chapter can skip
+    its smoke section on a fresh machine and say so. A folder that is present
+    but holds a bad scan still raises :class:`~mmlib.errors.DataError`.
+    """
+    from mmlib.data.manifest import check_dataset
+
+    folder = resolve_data_root(data_root) / dataset
+    report = check_dataset(dataset, folder)
+    if not report.ok:
+        return [], f"no {dataset} scans under {folder} ({len(report.missing)} expected file(s) missing)"
+    cases = glioma_cases(dataset, data_root)
+    grades = ", ".join(f"{c['case_id']} ({c['class_name']})" for c in cases)
+    return cases, f"{len(cases)} graded real case(s) from {folder}: {grades}"
+
+
 def check_fold_classes(train_labels: Sequence, test_labels: Sequence, fold: int) -> dict[str, dict]:
     """Refuse a fold whose train or test set lacks a class; return the class counts of both sides.
 

@@ -1,0 +1,104 @@
+"""Feature maps of RMC and the guidance model, the guidance paper's Figure 5.
+
+Fig. 5 (Sec. IV-G) shows, for one HGG case that the uni-modal RMCs misclassify
+and the guidance model classifies correctly, four columns per modality: the MR
+image, the high-level feature map of that modality's RMC (SFE, blocks 1-5), and
+the guidance model's low-level (LFE, blocks 1-3) and high-level (HFE, blocks
+4-5 after guidance and dual attention) maps. The paper does not say how a
+many-channel feature map becomes one picture; this module uses the mean over
+channels, upsampled (trilinear) to the input grid and scaled to [0, 1] per map,
+the usual "activation map" reading. Hand-written: no library extracts these.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from mmlib.errors import ParameterError
+from mmlib.models.guidance import GuidanceModel
+from mmlib.models.rmc import RMC
+
+#: Figure 5's columns, left to right.
+COLUMNS = ("image", "RMC high-level", "guidance low-level (LFE)", "guidance high-level (HFE)")
+
+
+def channel_mean_map(features: torch.Tensor, size: tuple[int, int, int]) -> np.ndarray:
+    """One case's feature map ``(1, C, d, h, w)`` as a ``(D, H, W)`` picture in [0, 1].
+
+    Mean over channels, trilinear upsampling to ``size``, then min-max scaling
+    (a constant map gives zeros).
+    """
+    if features.ndim != 5 or features.shape[0] != 1:
+        raise ParameterError(f"need one case's feature map (1, C, d, h, w), got {tuple(features.shape)}")
+    mean = features.float().mean(dim=1, keepdim=True)
+    up = F.interpolate(mean, size=tuple(size), mode="trilinear", align_corners=False)[0, 0]
+    low, high = float(up.min()), float(up.max())
+    scaled = (up - low) / (high - low) if high > low else torch.zeros_like(up)
+    return scaled.detach().cpu().numpy()
+
+
+@torch.no_grad()
+def rmc_high_level(rmc: RMC, volume: torch.Tensor) -> tuple[np.ndarray, float]:
+    """A uni-modal RMC's SFE map of ``volume (1, 1, D, H, W)`` and its HGG probability."""
+    rmc.eval()
+    feats = rmc.features(volume)
+    prob = torch.softmax(rmc.fc(rmc.pool(feats)).float(), dim=1)[0, 1]
+    return channel_mean_map(feats, tuple(volume.shape[2:])), float(prob)
+
+
+@torch.no_grad()
+def guidance_level_maps(model: GuidanceModel, volumes: Mapping[str, torch.Tensor]) -> tuple[dict, float]:
+    """Low- and high-level maps of every modality of the guidance model, and its HGG probability.
+
+    ``volumes``: ``{modality: (1, 1, D, H, W)}`` for all of ``model.modalities``.
+    The primary's low level is its own blocks 1-3 and its high level f_p (SFE
+    and dual attention); a secondary's are its LFE output and its HFE output
+    (after the guidance conv and its dual attention), as ``return_features``
+    gives them. Returns ``({modality: {"low": (D, H, W), "high": (D, H, W)}}, p_HGG)``.
+    """
+    model.eval()
+    out = model(volumes, return_features=True)
+    feats = out["features"]
+    primary = model.primary_name
+    size = tuple(volumes[primary].shape[2:])
+    low_p = volumes[primary]
+    for block in model.primary.blocks[:3]:
+        low_p = block(low_p)
+    maps = {primary: {"low": channel_mean_map(low_p, size), "high": channel_mean_map(feats["primary_high"], size)}}
+    for m in model.secondary_names:
+        maps[m] = {"low": channel_mean_map(feats["low"][m], size), "high": channel_mean_map(feats["high"][m], size)}
+    prob = torch.softmax(out["fused"].float(), dim=1)[0, 1]
+    return maps, float(prob)
+
+
+def figure5(images: Mapping[str, np.ndarray], rmc_maps: Mapping[str, np.ndarray], guidance_maps: Mapping[str, dict],
+            slice_index: int, *, titles: Mapping[str, str] | None = None, tumour: np.ndarray | None = None):
+    """Figure 5's grid: one row per modality, the columns of :data:`COLUMNS`, axial slice ``slice_index``.
+
+    Every array is ``(D, H, W)``; ``tumour`` (same shape, optional) is outlined
+    on every panel. ``titles`` adds a row label per modality (e.g. its
+    probabilities). Returns the matplotlib figure.
+    """
+    modalities = list(images)
+    fig, axes = plt.subplots(len(modalities), len(COLUMNS), figsize=(2.4 * len(COLUMNS), 2.4 * len(modalities)),
+                             squeeze=False, constrained_layout=True)
+    for row, m in enumerate(modalities):
+        panels = (images[m], rmc_maps[m], guidance_maps[m]["low"], guidance_maps[m]["high"])
+        for col, (panel, name) in enumerate(zip(panels, COLUMNS)):
+            ax = axes[row, col]
+            ax.imshow(panel[slice_index], cmap="gray" if col == 0 else "inferno", origin="lower",
+                      vmin=0 if col else None, vmax=1 if col else None)
+            if tumour is not None and tumour[slice_index].any():
+                ax.contour(tumour[slice_index] > 0, levels=[0.5], colors="cyan", linewidths=0.8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(name, fontsize=9)
+        label = m.upper() if titles is None else titles.get(m, m.upper())
+        axes[row, 0].set_ylabel(label, fontsize=9)
+    return fig
