@@ -7,8 +7,9 @@ Usage::
 
 What it prints, for RMC, DA_RMC and the guidance model (paper Sec. III, Fig. 2):
 
-* **Training volumes per second** at the CPU default size (1 x 1 x 64 x 96 x 96,
-  width 0.25 and 1): one forward + backward + Adam step (lr 1e-5, weight decay
+* **Training volumes per second** at the CPU default of the reference runs
+  (batches of 4 phantoms of 32 x 40 x 32, width 0.25) and at a mid size (one
+  64 x 96 x 96 volume, width 0.25 and 1): one forward + backward + Adam step (lr 1e-5, weight decay
   1e-3, weighted cross-entropy), in fp32 and with bf16 autocast. RMC and DA_RMC
   train everything (stage 1 of Algorithm 1 for DA_RMC); the guidance model runs a
   stage-2 step (Algorithm 1 lines 11-22: primary frozen, L_total of Eq. 6).
@@ -48,7 +49,8 @@ from mmlib.models.guidance import GuidanceModel
 from mmlib.models.rmc import DARMC, RMC
 from mmlib.train.guidance import guidance_losses, make_optimizer, prepare_stage2, weighted_cross_entropy
 
-CPU_SIZE = (64, 96, 96)
+REFERENCE_SIZE, REFERENCE_BATCH = (32, 40, 32), 4  # the glioma reference runs: phantom grid (D, H, W), batch 4
+MID_SIZE = (64, 96, 96)
 PAPER_SIZE = (150, 240, 240)
 QUICK_SIZE = (16, 64, 64)
 #: BraTS2018 class counts (LGG, HGG), paper Table II: the weights of Eq. 2.
@@ -57,13 +59,13 @@ MODELS = {"RMC": RMC, "DA_RMC": DARMC, "guidance": GuidanceModel}
 GIB = 2**30
 
 
-def build(model_name: str, width: float, size, device="cpu"):
-    """Model, its input (a volume, or the four modalities for the guidance model) and a label."""
+def build(model_name: str, width: float, size, batch: int = 1, device="cpu"):
+    """Model, its input (a batch of volumes, or of the four modalities for the guidance model) and labels."""
     with torch.device(device):
         model = MODELS[model_name](width=width)
-        shape = (1, 1, *size)
+        shape = (batch, 1, *size)
         x = {m: torch.randn(shape) for m in model.modalities} if model_name == "guidance" else torch.randn(shape)
-        y = torch.ones(1, dtype=torch.long)
+        y = torch.ones(batch, dtype=torch.long)
     return model, x, y
 
 
@@ -95,9 +97,9 @@ def step_fn(model_name: str, model: nn.Module, x, y, train: bool):
     return train_step
 
 
-def count_flops(model_name: str, width: float, size, train: bool) -> float:
+def count_flops(model_name: str, width: float, size, train: bool, batch: int = 1) -> float:
     """FLOPs of one step, counted on the meta device (no memory, no compute)."""
-    model, x, y = build(model_name, width, size, device="meta")
+    model, x, y = build(model_name, width, size, batch, device="meta")
     step = step_fn(model_name, model, x, y, train)
     with FlopCounterMode(display=False) as counter:
         step()
@@ -124,7 +126,7 @@ def worker(cfg: dict) -> dict:
     """Run one configuration in this (fresh) process and return its measurements."""
     torch.manual_seed(0)
     baseline = max_rss_gib()
-    model, x, y = build(cfg["model"], cfg["width"], cfg["size"])
+    model, x, y = build(cfg["model"], cfg["width"], cfg["size"], cfg["batch"])
     step = step_fn(cfg["model"], model, x, y, cfg["mode"] == "train")
     built = max_rss_gib()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["precision"] == "bf16"):
@@ -133,7 +135,7 @@ def worker(cfg: dict) -> dict:
         start = time.perf_counter()
         for _ in range(cfg["steps"]):
             step()
-        seconds = (time.perf_counter() - start) / cfg["steps"]
+        seconds = (time.perf_counter() - start) / cfg["steps"] / cfg["batch"]
     return {"seconds_per_volume": seconds, "peak_gib": max_rss_gib(), "baseline_gib": baseline, "built_gib": built}
 
 
@@ -152,17 +154,19 @@ def run_config(cfg: dict, timeout: float) -> dict:
 def configurations(quick: bool) -> list[dict]:
     """(model, width, size, mode, precision, warmup, steps) of every measured row."""
     rows = []
-    train_size = QUICK_SIZE if quick else CPU_SIZE
-    for width in (0.25,) if quick else (0.25, 1.0):
+    sizes = [(QUICK_SIZE, 0.25, 1)] if quick else [(REFERENCE_SIZE, 0.25, REFERENCE_BATCH), (MID_SIZE, 0.25, 1),
+                                                   (MID_SIZE, 1.0, 1)]
+    for size, width, batch in sizes:
         for name in MODELS:
             for precision in ("fp32", "bf16"):
                 # A width-1 step takes tens of seconds here: first-call overhead is negligible, skip warm-up.
-                warmup, steps = (0, 1) if quick or width == 1 else (1, 2)
-                rows.append(dict(model=name, width=width, size=train_size, mode="train", precision=precision,
+                warmup, steps = (0, 1) if quick or width == 1 else (1, 3)
+                rows.append(dict(model=name, width=width, size=size, batch=batch, mode="train", precision=precision,
                                  warmup=warmup, steps=steps))
     if not quick:
         paper = [("RMC", "bf16"), ("DA_RMC", "bf16"), ("DA_RMC", "fp32"), ("guidance", "bf16")]
-        rows += [dict(model=name, width=1.0, size=PAPER_SIZE, mode="forward", precision=precision, warmup=0, steps=1)
+        rows += [dict(model=name, width=1.0, size=PAPER_SIZE, batch=1, mode="forward", precision=precision, warmup=0,
+                      steps=1)
                  for name, precision in paper]
     return rows
 
@@ -200,9 +204,9 @@ def main(argv=None) -> None:
     peak = {"fp32": [matmul_rate(torch.float32)], "bf16": [matmul_rate(torch.bfloat16)]}
     rows = []
     for cfg in configurations(args.quick):
-        flops = count_flops(cfg["model"], cfg["width"], cfg["size"], cfg["mode"] == "train")
+        flops = count_flops(cfg["model"], cfg["width"], cfg["size"], cfg["mode"] == "train", cfg["batch"]) / cfg["batch"]
         res = run_config(cfg, args.timeout)
-        row = {"model": cfg["model"], "width": cfg["width"], "input": "x".join(map(str, cfg["size"])),
+        row = {"model": cfg["model"], "width": cfg["width"], "batch": cfg["batch"], "input": "x".join(map(str, cfg["size"])),
                "step": "fwd+bwd+Adam" if cfg["mode"] == "train" else "forward", "precision": cfg["precision"],
                "GFLOP/vol": flops / 1e9}
         if "error" in res:

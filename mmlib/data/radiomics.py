@@ -9,6 +9,9 @@ copy: 242 cases, 178 HGG and 64 LGG.
 This feeds the radiomics baselines and the multimodal feature-fusion heads
 (per-table feature groups play the role of modalities, as in the M3 paper's
 per-modality PCA+SVM of its Tables 3-4).
+
+:func:`phantom_radiomics` gives tables of the same layout from the synthetic glioma
+phantoms, for machines without the real data.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from mmlib.errors import DataError
 
@@ -127,3 +132,56 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, pd.Series]:
         raise DataError(path, f"non-numeric feature column(s) {non_numeric[:5]}")
     constant = [c for c in features.columns if features[c].nunique(dropna=True) <= 1]
     return features.drop(columns=constant), grade
+
+
+#: The phantom tables: name -> (image key, BraTS label of the region), as in the real tables.
+PHANTOM_TABLES = {"t1ce_label1": ("t1ce", 1), "t1ce_label4": ("t1ce", 4), "flair_label2": ("flair", 2)}
+
+
+def region_features(image: np.ndarray, region: np.ndarray) -> dict[str, float]:
+    """First-order and shape features of the voxels of ``image`` where ``region`` is True.
+
+    Hand-written (a few pyradiomics-like features, no pyradiomics dependency):
+    voxel count, mean, standard deviation, 10th / 50th / 90th percentiles,
+    skewness, kurtosis (Fisher), minimum, maximum and energy (sum of squares).
+    An empty region gives zeros for every feature; so do skewness and kurtosis
+    of a region of constant intensity (they are undefined there).
+    """
+    values = np.asarray(image, dtype=float)[np.asarray(region, dtype=bool)]
+    names = ("original_shape_VoxelCount", "original_firstorder_Mean", "original_firstorder_StandardDeviation",
+             "original_firstorder_10Percentile", "original_firstorder_Median", "original_firstorder_90Percentile",
+             "original_firstorder_Skewness", "original_firstorder_Kurtosis", "original_firstorder_Minimum",
+             "original_firstorder_Maximum", "original_firstorder_Energy")
+    if values.size == 0:
+        return dict.fromkeys(names, 0.0)
+    spread = values.std() > 0
+    return dict(zip(names, map(float, (
+        values.size, values.mean(), values.std(), *np.percentile(values, [10, 50, 90]),
+        stats.skew(values) if spread else 0.0, stats.kurtosis(values) if spread else 0.0,
+        values.min(), values.max(), np.sum(values ** 2)))))
+
+
+def phantom_radiomics(n_cases: int = 60, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, dict[str, list[str]]]:
+    """Radiomics tables of the glioma phantoms, laid out like :func:`load_brats_radiomics`.
+
+    The phantoms come from :func:`mmlib.data.glioma_dataset.glioma_cases`
+    (``"glioma-phantoms"``, ``n_cases``, ``seed``); each table of
+    :data:`PHANTOM_TABLES` holds :func:`region_features` of one image over one
+    BraTS label (T1ce necrotic core, T1ce enhancing tumour, FLAIR edema). Same
+    triple as the loader: ``(features indexed by Brats17ID = case_id, grade
+    0 LGG / 1 HGG, {table: columns})``; columns constant over all cases are
+    dropped, as the loader does. A region absent in a case gives zeros (not NaN).
+    """
+    from mmlib.data.glioma_dataset import glioma_cases
+
+    cases = glioma_cases("glioma-phantoms", n_cases=n_cases, seed=seed)
+    rows = {c["case_id"]: {f"{table}__{name}": value
+                           for table, (image, label) in PHANTOM_TABLES.items()
+                           for name, value in region_features(c[image], c["seg"] == label).items()}
+            for c in cases}
+    features = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    features = features.loc[:, features.nunique() > 1]
+    features.index.name = "Brats17ID"
+    grade = pd.Series({c["case_id"]: int(c["label"]) for c in cases}, name="grade").reindex(features.index)
+    groups = {table: [c for c in features.columns if c.startswith(f"{table}__")] for table in PHANTOM_TABLES}
+    return features, grade, groups
