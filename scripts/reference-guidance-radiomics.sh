@@ -29,12 +29,13 @@ fi
 
 export MMLIB_DATA="$DATA_ROOT"  # the chapter's data_root=None reads it; no absolute path lands in params.json
 rm -rf "runs/guidance/radiomics/$TAG"  # a reference run always starts from scratch
+GIT_AT_START=$("$PYTHON" -c "import json; from mmlib.runs.provenance import git_state; print(json.dumps(git_state()))")
 start=$(date +%s)
 "$PYTHON" -m mmlib.runs guidance/radiomics --folds 0-2 --tag "$TAG" \
   -p seed=$SEED -p n_folds=3 -p dataset=brats2017-radiomics
 wall=$(( $(date +%s) - start ))
 
-"$PYTHON" - "$wall" "${csvs[@]}" <<EOF
+"$PYTHON" - "$wall" "$GIT_AT_START" "${csvs[@]}" <<EOF
 import json
 import sys
 from pathlib import Path
@@ -46,6 +47,7 @@ for record in sorted(Path("runs/guidance/radiomics/$TAG").glob("fold-*/metrics.j
         sys.exit(f"{record}: not a run on the real radiomics tables; not exported")
 
 dest = export_run("guidance/radiomics", "$TAG", None, "results/guidance/radiomics", command="$COMMAND",
-                  data_files_or_checksums=sys.argv[2:], wall_time_s=float(sys.argv[1]), device="cpu")
+                  data_files_or_checksums=sys.argv[3:], wall_time_s=float(sys.argv[1]), device="cpu",
+                  git_at_start=json.loads(sys.argv[2]))
 print(f"exported to {dest}")
 EOF

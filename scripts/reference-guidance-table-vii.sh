@@ -43,7 +43,8 @@ for secondaries in "${SUBSETS[@]}"; do
   name=$("$PYTHON" -c "import sys, ast; print('+'.join(('t1ce', *ast.literal_eval(sys.argv[1]))))" "$secondaries")
   tag="table-vii-$name"
   echo "=== $name ==="
-  start=$(date +%s)
+  GIT_AT_START=$("$PYTHON" -c "import json; from mmlib.runs.provenance import git_state; print(json.dumps(git_state()))")
+start=$(date +%s)
   "$PYTHON" -m mmlib.runs guidance/guidance-model --folds 0-2 --tag "$tag" \
     -p "secondaries=$secondaries" -p seed=$SEED -p n_folds=3 -p n_cases=$N_CASES -p "phantom_shape=$PHANTOM_SHAPE" \
     -p stage1_epochs=$STAGE1_EPOCHS -p stage2_epochs=$STAGE2_EPOCHS -p precision=bf16 -p device=cpu \
@@ -51,5 +52,6 @@ for secondaries in "${SUBSETS[@]}"; do
   wall=$(( $(date +%s) - start ))
 
   "$PYTHON" -m mmlib.runs.export guidance/guidance-model "$tag" "results/guidance/table-vii/$name" \
-    --command "$COMMAND" --wall-time "$wall" --seed $SEED --n-cases $N_CASES --shape 32 40 32
+    --command "$COMMAND" --wall-time "$wall" --seed $SEED --n-cases $N_CASES --shape 32 40 32 \
+    --git-at-start "$GIT_AT_START"
 done

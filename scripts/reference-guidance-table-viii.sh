@@ -25,10 +25,12 @@ MAX_EPOCHS=25
 COMMAND="bash scripts/reference-guidance-table-viii.sh"
 
 rm -rf "runs/guidance/fusion-baselines/$TAG"  # a reference run always starts from scratch
+GIT_AT_START=$("$PYTHON" -c "import json; from mmlib.runs.provenance import git_state; print(json.dumps(git_state()))")
 start=$(date +%s)
 "$PYTHON" -m mmlib.runs guidance/fusion-baselines --folds 0-2 --tag "$TAG" \
   -p seed=$SEED -p n_folds=3 -p n_cases=$N_CASES -p max_epochs=$MAX_EPOCHS -p precision=bf16 -p device=cpu
 wall=$(( $(date +%s) - start ))
 
 "$PYTHON" -m mmlib.runs.export guidance/fusion-baselines "$TAG" results/guidance/table-viii \
-  --command "$COMMAND" --wall-time "$wall" --seed $SEED --n-cases $N_CASES
+  --command "$COMMAND" --wall-time "$wall" --seed $SEED --n-cases $N_CASES \
+    --git-at-start "$GIT_AT_START"

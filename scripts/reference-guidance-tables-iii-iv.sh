@@ -18,10 +18,12 @@ MAX_EPOCHS=25
 COMMAND="bash scripts/reference-guidance-tables-iii-iv.sh"
 
 rm -rf "runs/guidance/unimodal/$TAG"  # a reference run always starts from scratch
+GIT_AT_START=$("$PYTHON" -c "import json; from mmlib.runs.provenance import git_state; print(json.dumps(git_state()))")
 start=$(date +%s)
 "$PYTHON" -m mmlib.runs guidance/unimodal --folds 0-2 --tag "$TAG" \
   -p seed=$SEED -p n_folds=3 -p n_cases=$N_CASES -p max_epochs=$MAX_EPOCHS -p precision=bf16 -p device=cpu
 wall=$(( $(date +%s) - start ))
 
 "$PYTHON" -m mmlib.runs.export guidance/unimodal "$TAG" results/guidance/tables-iii-iv \
-  --command "$COMMAND" --wall-time "$wall" --seed $SEED --n-cases $N_CASES
+  --command "$COMMAND" --wall-time "$wall" --seed $SEED --n-cases $N_CASES \
+    --git-at-start "$GIT_AT_START"

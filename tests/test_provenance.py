@@ -193,3 +193,13 @@ def test_phantom_data_record_reads_the_chapter_defaults_unless_given():
     assert record == {"dataset": "glioma-phantoms", "generator": GENERATOR, "n_cases": 90,
                       "shape_xyz": [32, 40, 32], "seed": 0}
     assert phantom_data_record("guidance/unimodal", 12, 3, (8, 9, 10))["shape_xyz"] == [8, 9, 10]
+
+
+def test_export_records_the_git_state_at_the_start_when_given(tmp_path):
+    out, dest = tmp_path / "runs", tmp_path / "results" / "table"
+    _fake_sweep(out)
+    start = {"commit": "0" * 40, "dirty": False}
+    export_run(CHAPTER, "t1", out, dest, command="bash x.sh", data_files_or_checksums={"generator": "g"},
+               wall_time_s=1.0, device="cpu", git_at_start=start)
+    provenance = json.loads((dest / "provenance.json").read_text())
+    assert provenance["git"] == start and provenance["git_at_write"] != start  # both states kept

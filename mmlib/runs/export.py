@@ -13,6 +13,7 @@ chapter's default ``phantom_shape`` unless ``--shape`` is given) and calls
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 
 import jupytext
@@ -43,10 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--n-cases", type=int, required=True)
     parser.add_argument("--shape", type=int, nargs=3, default=None, help="phantom grid x y z (default: the chapter's)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--git-at-start", default=None,
+                        help="JSON of mmlib.runs.provenance.git_state() taken before the sweep (default: the state now)")
     args = parser.parse_args(argv)
     data = phantom_data_record(args.chapter, args.n_cases, args.seed, args.shape)
     dest = export_run(args.chapter, args.tag, None, args.dest, command=args.command, data_files_or_checksums=data,
-                      wall_time_s=args.wall_time, device=args.device)
+                      wall_time_s=args.wall_time, device=args.device,
+                      git_at_start=json.loads(args.git_at_start) if args.git_at_start else None)
     print(f"exported to {dest}")
     return 0
 

@@ -163,6 +163,7 @@ def export_run(
     data_files_or_checksums: Mapping[str, Any] | Sequence[str | os.PathLike],
     wall_time_s: float,
     device: str,
+    git_at_start: Mapping[str, Any] | None = None,
 ) -> Path:
     """Copy the small files of the finished sweep ``<out_dir>/<chapter>/<tag>`` to ``dest``, with provenance.
 
@@ -197,7 +198,7 @@ def export_run(
         params = swept.get("params", {})
         write_provenance(staging / PROVENANCE, command=command, params={"chapter": name, "tag": tag, **params},
                          seed=params.get("seed"), data_files_or_checksums=data_files_or_checksums,
-                         wall_time_s=wall_time_s, device=device)
+                         wall_time_s=wall_time_s, device=device, git_at_start=git_at_start)
         for path in [staging, *staging.rglob("*")]:  # mkdtemp and atomic writes leave owner-only modes
             path.chmod(0o755 if path.is_dir() else 0o644)
         if dest.exists():
