@@ -10,7 +10,7 @@
 #     against the committed probabilities and writes
 #     results/guidance/figure-5/feature-maps.npz, then writes provenance.json beside it.
 #
-# Usage, from anywhere:  bash scripts/reference-guidance-figure-5.sh   (about 10 min on a 2-core CPU)
+# Usage, from anywhere:  bash scripts/reference-guidance-figure-5.sh   (about 6 min on a 2-core CPU)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$(pwd)"
@@ -58,3 +58,4 @@ write_provenance(f"{dest}/provenance.json", command=command, params=params, seed
                  wall_time_s=float(wall), device="cpu", git_at_start=json.loads(git_at_start))
 print(f"wrote {dest}/provenance.json")
 PY
+chmod 644 "$DEST"/*  # atomic writes leave owner-only modes
