@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/guidance_speed.py           # full run (about 9 minutes on 2 shared cores)
+    .venv/bin/python benchmarks/guidance_speed.py           # full run (about 5 minutes on 2 idle cores)
     .venv/bin/python benchmarks/guidance_speed.py --quick   # smoke run (about a minute)
 
 What it prints, for RMC, DA_RMC and the guidance model (paper Sec. III, Fig. 2):
@@ -159,8 +159,9 @@ def configurations(quick: bool) -> list[dict]:
     for size, width, batch in sizes:
         for name in MODELS:
             for precision in ("fp32", "bf16"):
-                # A width-1 step takes tens of seconds here: first-call overhead is negligible, skip warm-up.
-                warmup, steps = (0, 1) if quick or width == 1 else (1, 3)
+                # A width-1 step takes seconds here: first-call overhead is negligible, skip warm-up. Steps of
+                # tens of milliseconds are noisy: average more of them.
+                warmup, steps = (0, 1) if quick or width == 1 else (2, 10) if size == REFERENCE_SIZE else (1, 3)
                 rows.append(dict(model=name, width=width, size=size, batch=batch, mode="train", precision=precision,
                                  warmup=warmup, steps=steps))
     if not quick:

@@ -80,7 +80,8 @@ def figure5(images: Mapping[str, np.ndarray], rmc_maps: Mapping[str, np.ndarray]
             slice_index: int, *, titles: Mapping[str, str] | None = None, tumour: np.ndarray | None = None):
     """Figure 5's grid: one row per modality, the columns of :data:`COLUMNS`, axial slice ``slice_index``.
 
-    Every array is ``(D, H, W)``; ``tumour`` (same shape, optional) is outlined
+    Every array is ``(D, H, W)``; each feature-map panel is coloured over its
+    own slice's range (dark = lowest on that slice, bright = highest); ``tumour`` (same shape, optional) is outlined
     on every panel. ``titles`` adds a row label per modality (e.g. its
     probabilities). Returns the matplotlib figure.
     """
@@ -91,8 +92,10 @@ def figure5(images: Mapping[str, np.ndarray], rmc_maps: Mapping[str, np.ndarray]
         panels = (images[m], rmc_maps[m], guidance_maps[m]["low"], guidance_maps[m]["high"])
         for col, (panel, name) in enumerate(zip(panels, COLUMNS)):
             ax = axes[row, col]
-            ax.imshow(panel[slice_index], cmap="gray" if col == 0 else "inferno", origin="lower",
-                      vmin=0 if col else None, vmax=1 if col else None)
+            shown = panel[slice_index]
+            # each feature panel on its own slice's range: the volume-wide maximum may lie on another slice
+            ax.imshow(shown, cmap="gray" if col == 0 else "inferno", origin="lower",
+                      vmin=None if col == 0 else float(shown.min()), vmax=None if col == 0 else float(shown.max()))
             if tumour is not None and tumour[slice_index].any():
                 ax.contour(tumour[slice_index] > 0, levels=[0.5], colors="cyan", linewidths=0.8)
             ax.set_xticks([])
