@@ -249,3 +249,11 @@ def test_tuple_parameters_reach_the_chapter_as_sequences_not_strings():
     converted = papermill_value(value)
     assert converted == {"size": [150, 240, 240], "nested": [["a", 1]], "plain": 3}
     assert ast.literal_eval(PythonTranslator.translate(converted["size"])) == [150, 240, 240]
+
+
+def test_fold_kernels_use_unix_sockets_not_tcp_ports(tmp_path):
+    """Folds started together must not race for TCP ports (ZMQ "Address already in use")."""
+    from mmlib.runs.runner import _ipc_kernel_manager
+
+    manager = _ipc_kernel_manager(str(tmp_path))(kernel_name="python3")
+    assert manager.transport == "ipc" and manager.ip == str(tmp_path / "kernel")

@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import shutil
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -158,6 +159,23 @@ class FoldResult:
     error: str | None = None
 
 
+def _ipc_kernel_manager(socket_dir: str):
+    """A kernel manager class whose kernels talk over unix sockets in ``socket_dir``.
+
+    The default TCP transport picks free ports and lets the kernel bind them
+    later; folds started at the same moment can pick the same port, and one
+    kernel then dies with ZMQ's "Address already in use". Sockets in a folder
+    of their own cannot collide.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(transport="ipc", ip=os.path.join(socket_dir, "kernel"), **kwargs)
+
+    return IPCKernelManager
+
+
 def fold_is_done(fold_dir: str | Path) -> bool:
     """A fold is finished when its ``done`` marker and ``metrics.json`` both exist."""
     return (Path(fold_dir) / DONE).is_file() and (Path(fold_dir) / METRICS).is_file()
@@ -233,6 +251,7 @@ def run_fold(spec: FoldSpec) -> FoldResult:
     parameters = {name: papermill_value(value) for name, value in {**spec.params, "fold": spec.fold}.items()}
     source = fold_dir / "source.ipynb"  # in the fold folder, so a killed run leaves nothing elsewhere
     nbformat.write(notebook, source)
+    socket_dir = tempfile.mkdtemp(prefix="mmlib-kernel-")  # short: a unix socket path holds ~100 characters
     try:
         with _stderr_to(fold_dir / KERNEL_LOG):
             papermill.execute_notebook(
@@ -243,11 +262,14 @@ def run_fold(spec: FoldSpec) -> FoldResult:
                 progress_bar=False,
                 cwd=str(chapter.parent),
                 execution_timeout=spec.timeout_s,
+                kernel_manager_class=_ipc_kernel_manager(socket_dir),
             )
         if not (fold_dir / METRICS).is_file():
             raise DataError(chapter, "ran to the end without calling mmlib.runs.record_fold_result")
     except Exception as exc:  # reported per fold; see the docstring
         return FoldResult(spec.fold, "failed", str(fold_dir), time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        shutil.rmtree(socket_dir, ignore_errors=True)
     os.replace(partial, fold_dir / EXECUTED)
     source.unlink()
     seconds = time.perf_counter() - start
