@@ -61,3 +61,13 @@ def test_figure5_grid():
     axes = np.array(fig.axes).reshape(len(mods), len(COLUMNS))
     assert [a.get_title() for a in axes[0]] == list(COLUMNS)
     assert axes[0, 0].get_ylabel() == "T1CE p=0.3" and axes[1, 0].get_ylabel() == "FLAIR"
+
+
+def test_admonition_escapes_the_title_and_keeps_the_html_text(monkeypatch):
+    import mmlib.viz.admonition as module
+
+    shown = []
+    monkeypatch.setattr(module, "display", shown.append)
+    module.admonition("warning", "runs <missing>", "see <code>x</code>")
+    assert shown[0].data == ('<div class="admonition warning"><p class="admonition-title">runs &lt;missing&gt;</p>'
+                             "<p>see <code>x</code></p></div>")

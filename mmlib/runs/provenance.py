@@ -208,3 +208,7 @@ def export_run(
         if staging.exists():
             shutil.rmtree(staging)
     return dest
+
+
+if __name__ == "__main__":  # `python -m mmlib.runs.provenance`: the git state now, as JSON (reference scripts)
+    print(json.dumps(git_state()))
