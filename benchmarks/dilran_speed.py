@@ -35,13 +35,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mmlib.config import data_root
 from mmlib.data.aanlib import load_aanlib_pairs
-from mmlib.data.phantoms.fusion import fusion_phantoms
+from mmlib.data.phantoms.image_fusion import image_fusion_phantoms
 from mmlib.errors import DataError
-from mmlib.eval.fusion_eval import AUTHORS_COLUMNS
-from mmlib.eval.fusion_metrics import fusion_metric_suite
-from mmlib.models.dilran import DILRAN
-from mmlib.models.fusion_rules import get_rule
-from mmlib.train.dilran import DilranLoss, bf16_inference_copy
+from mmlib.papers.dilran.scoring import AUTHORS_COLUMNS
+from mmlib.papers.dilran.image_metrics import fusion_metric_suite
+from mmlib.papers.dilran.model import DILRAN
+from mmlib.papers.dilran.fusion_rules import get_rule
+from mmlib.papers.dilran.training import DilranLoss, bf16_inference_copy
 
 #: Largest allowed |fast - plain fp32| of the unclamped fused image, relative to max |plain fp32|.
 TOLERANCE = {"fp32": 1e-4, "bf16": 2e-2}
@@ -80,13 +80,13 @@ def benchmark_pair() -> tuple[str, np.ndarray, np.ndarray]:
         images = pairs["2007"].load()
         return "AANLIB CT-MRI pair 2007", images["CT"], images["MRI"]
     except (DataError, KeyError):
-        cohort = fusion_phantoms(n_series=1, slices_per_series=1, size=256, seed=0)
+        cohort = image_fusion_phantoms(n_series=1, slices_per_series=1, size=256, seed=0)
         return "fusion phantom (no harvard-aanlib in the data root)", cohort.images["ct"][0], cohort.images["mri"][0]
 
 
 def prepared(model: DILRAN, x: torch.Tensor, precision: str) -> tuple[DILRAN, torch.Tensor]:
     """The model and input as the fast path runs them: channels-last, and all-bf16 for ``"bf16"``
-    (:func:`mmlib.train.dilran.bf16_inference_copy`, what ``fuse_pair(precision="bf16")`` uses)."""
+    (:func:`mmlib.papers.dilran.training.bf16_inference_copy`, what ``fuse_pair(precision="bf16")`` uses)."""
     if precision == "bf16":
         return bf16_inference_copy(model), x.to(torch.bfloat16, memory_format=torch.channels_last)
     return model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
@@ -121,7 +121,7 @@ def stage_times(model: DILRAN, x: torch.Tensor, precision: str, runs: int) -> di
 
 def training_rate(precision: str, size: int, steps: int, seed: int) -> float:
     """Images per second of DilranLoss (Eq. 2, VGG16-BN perceptual net without weights) + Adam, batch 4,
-    channels-last as :func:`mmlib.train.dilran.train_dilran` runs it."""
+    channels-last as :func:`mmlib.papers.dilran.training.train_dilran` runs it."""
     torch.manual_seed(seed)
     model = DILRAN().to(memory_format=torch.channels_last)
     loss = DilranLoss().to(memory_format=torch.channels_last)

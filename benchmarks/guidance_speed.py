@@ -45,9 +45,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from mmlib.models.guidance import GuidanceModel
-from mmlib.models.rmc import DARMC, RMC
-from mmlib.train.guidance import guidance_losses, make_optimizer, prepare_stage2, weighted_cross_entropy
+from mmlib.papers.guidance.model import GuidanceModel
+from mmlib.papers.guidance.rmc import DARMC, RMC
+from mmlib.papers.guidance.training import guidance_losses, make_optimizer, prepare_stage2
+from mmlib.train.classification import weighted_cross_entropy
 
 REFERENCE_SIZE, REFERENCE_BATCH = (32, 40, 32), 4  # the glioma reference runs: phantom grid (D, H, W), batch 4
 MID_SIZE = (64, 96, 96)

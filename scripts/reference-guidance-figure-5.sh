@@ -2,7 +2,7 @@
 # Regenerate the committed feature maps of Figure 5 (guidance paper) on the
 # glioma phantoms, CPU. The committed runs keep no weights, so this script
 #  1. picks the case from the committed predictions (results/guidance/tables-iii-iv
-#     and results/guidance/table-vii/t1ce+flair+t2+t1; mmlib.eval.case_selection);
+#     and results/guidance/table-vii/t1ce+flair+t2+t1; mmlib.papers.guidance.case_selection);
 #  2. retrains that case's fold of both runs with their exact settings and seed,
 #     keeping the weights under runs/checkpoints/figure-5/ (git-ignored): the
 #     uni-modal RMCs (Tables III/IV) and the all-modality guidance model (Table VII);
@@ -25,7 +25,7 @@ GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance)
 rm -rf "$CKPT" runs/guidance/unimodal/figure-5 runs/guidance/guidance-model/figure-5
 start=$(date +%s)
 FOLD=$("$PYTHON" -c "
-from mmlib.eval.case_selection import figure5_case
+from mmlib.papers.guidance.case_selection import figure5_case
 print(figure5_case('results/guidance/tables-iii-iv', 'results/guidance/table-vii/t1ce+flair+t2+t1',
                    ('t1ce', 'flair', 't2', 't1'), 't1ce+flair+t2+t1')[0])")
 echo "Figure 5 case is in fold $FOLD"

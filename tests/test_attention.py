@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from mmlib.errors import ParameterError
-from mmlib.models.attention import DualAttention3d, PositionAttention3d, SliceAttention3d
-from mmlib.models.rmc import DARMC
+from mmlib.nets.attention import DualAttention3d, PositionAttention3d, SliceAttention3d
+from mmlib.papers.guidance.rmc import DARMC
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Figure 5's case choice from committed predictions (mmlib.eval.case_selection)."""
+"""Figure 5's case choice from committed predictions (mmlib.papers.guidance.case_selection)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.eval.case_selection import figure5_case, paired_scores
+from mmlib.papers.guidance.case_selection import figure5_case, paired_scores
 
 MODS = ("t1ce", "flair")
 SUBSET = "t1ce+flair"

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.models.dilran import DILRAN, PyramidAttentionBlock, pool_gate
-from mmlib.models.perceptual import VGG16BNPerceptual
-from mmlib.train.dilran import DilranLoss, fuse_pair, sobel_gradients, train_dilran
+from mmlib.papers.dilran.model import DILRAN, PyramidAttentionBlock, pool_gate
+from mmlib.nets.perceptual import VGG16BNPerceptual
+from mmlib.papers.dilran.training import DilranLoss, fuse_pair, sobel_gradients, train_dilran
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Figure 5's feature maps (mmlib.viz.feature_maps)."""
+"""Figure 5's feature maps (mmlib.papers.guidance.feature_maps)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from mmlib.errors import ParameterError
-from mmlib.models.guidance import GuidanceModel
-from mmlib.models.rmc import RMC
-from mmlib.viz.feature_maps import COLUMNS, channel_mean_map, figure5, guidance_level_maps, rmc_high_level
+from mmlib.papers.guidance.model import GuidanceModel
+from mmlib.papers.guidance.rmc import RMC
+from mmlib.papers.guidance.feature_maps import COLUMNS, channel_mean_map, figure5, guidance_level_maps, rmc_high_level
 
 matplotlib.use("Agg")
 SIZE = (8, 32, 32)

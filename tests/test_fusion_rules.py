@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.models.fusion_rules import FER, FL1N, RULES, SFNN, Addition, Average, FusionRule, get_rule, nuclear_norms
+from mmlib.papers.dilran.fusion_rules import FER, FL1N, RULES, SFNN, Addition, Average, FusionRule, get_rule, nuclear_norms
 
 NAMES = ["sfnn-max", "sfnn-mean", "sfnn-sum", "sfnn-max-sq", "fer", "fl1n", "add", "avg"]
 

@@ -7,17 +7,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.models.guidance import GuidanceModel
-from mmlib.train.guidance import (
-    class_counts,
-    class_weights,
-    guidance_forward,
-    guidance_losses,
-    prepare_stage2,
-    train_stage1,
-    train_stage2,
-    weighted_cross_entropy,
-)
+from mmlib.papers.guidance.model import GuidanceModel
+from mmlib.papers.guidance.training import guidance_forward, guidance_losses, prepare_stage2, train_stage1, train_stage2
+from mmlib.train.classification import class_counts, class_weights, weighted_cross_entropy
 from mmlib.train.loop import predict
 
 

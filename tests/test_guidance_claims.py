@@ -1,12 +1,12 @@
-"""The claim tests of mmlib.eval.guidance_claims, on the paper's own tables and on counter-examples."""
+"""The claim tests of mmlib.papers.guidance.claims, on the paper's own tables and on counter-examples."""
 
 from __future__ import annotations
 
 import pytest
 
 from mmlib.errors import ParameterError
-from mmlib.eval import guidance_paper as paper
-from mmlib.eval.guidance_claims import attention_helps, fusion_below_best_single, guidance_cumulative, unimodal_ranking
+from mmlib.papers.guidance import paper
+from mmlib.papers.guidance.claims import attention_helps, fusion_below_best_single, guidance_cumulative, unimodal_ranking
 
 
 def auc(table):

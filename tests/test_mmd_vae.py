@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.models.mmd_vae import MMDVAE, fit_mmd_vae, predict_proba, rbf_mmd
+from mmlib.papers.guidance.mmd_vae import MMDVAE, fit_mmd_vae, predict_proba, rbf_mmd
 
 
 def test_mmd_identical_zero_shifted_positive():

@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mmlib.data.io import load_case_volumes, load_nifti
-from mmlib.data.phantoms import alzheimer_phantoms, fusion_phantoms, glioma_phantoms, stroke_phantoms
+from mmlib.data.phantoms import alzheimer_phantoms, image_fusion_phantoms, glioma_phantoms, stroke_phantoms
 from mmlib.data.phantoms.alzheimer import REGIONS_MM, dosenbach_regions
 from mmlib.data.phantoms.anatomy import tissue_maps
 from mmlib.errors import ParameterError
@@ -85,7 +85,7 @@ def alzheimer():
 
 @pytest.fixture(scope="module")
 def fusion():
-    return fusion_phantoms(n_series=4, slices_per_series=6, size=64, seed=0)
+    return image_fusion_phantoms(n_series=4, slices_per_series=6, size=64, seed=0)
 
 
 # ---------------------------------------------------------------- anatomy
@@ -229,7 +229,7 @@ def test_fusion_pairs_are_coregistered_ct_and_mri(fusion):
     lambda seed: glioma_phantoms(n_cases=4, seed=seed),
     lambda seed: stroke_phantoms(n_cases=4, seed=seed),
     lambda seed: alzheimer_phantoms(n_cases=3, n_timepoints=12, seed=seed),
-    lambda seed: fusion_phantoms(n_series=2, slices_per_series=2, size=64, seed=seed),
+    lambda seed: image_fusion_phantoms(n_series=2, slices_per_series=2, size=64, seed=seed),
 ], ids=["glioma", "stroke", "alzheimer", "fusion"])
 def test_same_seed_same_arrays_other_seed_other_arrays(make):
     a, b, c = make(3), make(3), make(4)

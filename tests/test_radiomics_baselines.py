@@ -1,4 +1,4 @@
-"""Table VIII radiomics baselines (mmlib.eval.radiomics_baselines) and the phantom radiomics tables."""
+"""Table VIII radiomics baselines (mmlib.papers.guidance.radiomics) and the phantom radiomics tables."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 from mmlib.data.radiomics import load_brats_radiomics, phantom_radiomics, region_features
 from mmlib.data.splits import make_folds
 from mmlib.errors import DataError
-from mmlib.eval import radiomics_baselines as rb
+from mmlib.papers.guidance import radiomics as rb
 
 GROUPS = ("a", "b", "c")
 

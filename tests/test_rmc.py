@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.models.rmc import DARMC, RMC, load_kinetics_weights, scaled_channels
+from mmlib.papers.guidance.rmc import DARMC, RMC, load_kinetics_weights, scaled_channels
 
 
 def convs(module: nn.Module) -> list[nn.Conv3d]:

@@ -14,7 +14,7 @@ a parameter only:
 
 Every batch is ``{modality: (B, 1, D, H, W) float32 in [0, 1], "label": (B,)
 int64, "case_id": [B names]}`` (plus ``"seg"`` on request), the input of
-:mod:`mmlib.models.rmc`, :mod:`mmlib.models.guidance` and :mod:`mmlib.train.guidance`.
+:mod:`mmlib.papers.guidance.rmc`, :mod:`mmlib.papers.guidance.model` and :mod:`mmlib.papers.guidance.training`.
 
 **Axis order.** NIfTI volumes are reoriented to RAS and phantom arrays already
 are RAS, so a transformed volume is ``(C, x, y, z)``. The models take slices on

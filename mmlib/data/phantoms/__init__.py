@@ -37,7 +37,7 @@ Generators (all keyword-only; each returns a :class:`PhantomCohort`):
   by MNI coordinates), cortical thinning, and weaker default-mode coupling of
   network time series built on the Dosenbach 2010 regions shipped with nilearn;
   MCI lies in between.
-- :func:`fusion_phantoms` (:mod:`.fusion`): co-registered CT-like (bright skull,
+- :func:`image_fusion_phantoms` (:mod:`.fusion`): co-registered CT-like (bright skull,
   low soft-tissue contrast) and T2-MRI-like (sharp GM / WM / CSF) 2-D axial
   slices; each series is one "patient" with its own small affine deformation and
   intensity scaling, so splits group by ``series``. No labels, no knob.
@@ -49,8 +49,8 @@ Generators (all keyword-only; each returns a :class:`PhantomCohort`):
 
 from mmlib.data.phantoms.alzheimer import alzheimer_phantoms
 from mmlib.data.phantoms.cohort import PhantomCohort
-from mmlib.data.phantoms.fusion import fusion_phantoms
+from mmlib.data.phantoms.image_fusion import image_fusion_phantoms
 from mmlib.data.phantoms.glioma import glioma_phantoms
 from mmlib.data.phantoms.stroke import stroke_phantoms
 
-__all__ = ["PhantomCohort", "alzheimer_phantoms", "fusion_phantoms", "glioma_phantoms", "stroke_phantoms"]
+__all__ = ["PhantomCohort", "alzheimer_phantoms", "image_fusion_phantoms", "glioma_phantoms", "stroke_phantoms"]

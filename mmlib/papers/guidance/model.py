@@ -2,7 +2,7 @@
 
 * The primary modality (T1ce) goes through the SFE (RMC blocks 1-5) and dual
   attention, giving ``f_p``; the classification head G (pool, Dropout, Linear)
-  predicts from it. This primary path *is* a :class:`~mmlib.models.rmc.DARMC`
+  predicts from it. This primary path *is* a :class:`~mmlib.papers.guidance.rmc.DARMC`
   (``model.primary``), which stage 1 of Algorithm 1 trains alone.
 * Each secondary modality i, in priority order, goes through its own LFE
   (blocks 1-3) giving ``f_s,i^l``. The primary ``f_p`` is upsampled
@@ -45,8 +45,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmlib.errors import ParameterError
-from mmlib.models.attention import DualAttention3d
-from mmlib.models.rmc import DARMC, check_modalities, check_volume
+from mmlib.nets.attention import DualAttention3d
+from mmlib.papers.guidance.rmc import DARMC, check_modalities, check_volume
 
 
 def _identity_init(conv: nn.Conv3d, blocks: Sequence[float]) -> None:
@@ -91,11 +91,11 @@ class GuidanceModel(nn.Module):
         Secondary modalities in descending priority (paper: T2, Flair, T1);
         any subset, including none (Table VII).
     num_classes, width, dropout
-        As for :class:`~mmlib.models.rmc.RMC`.
+        As for :class:`~mmlib.papers.guidance.rmc.RMC`.
     shared_head
         One classifier G for all outputs (default, Eqs. 1 and 3) or one per ``t_i``.
     attention_kwargs
-        Passed to every :class:`~mmlib.models.attention.DualAttention3d`.
+        Passed to every :class:`~mmlib.nets.attention.DualAttention3d`.
     """
 
     def __init__(

@@ -1,16 +1,16 @@
 """Score fusion methods on the test pairs of a split with the metric suite of DILRAN Tables 1-2.
 
 :func:`score_pairs` fuses every named pair with one method and scores it with
-:func:`mmlib.eval.fusion_metrics.fusion_metric_suite`. :func:`untrained_methods` lists
+:func:`mmlib.papers.dilran.image_metrics.fusion_metric_suite`. :func:`untrained_methods` lists
 the rows of Table 2 that need no training here: the zero-learning baseline
 (Lahoud & Susstrunk 2019) and the two classic anchors the issue asks for (pixel
 average, Laplacian pyramid). The command line writes their scores for one split,
 with provenance, so the Table 2 chapter reads them instead of recomputing::
 
-    python -m mmlib.eval.fusion_eval --split paper --out results/dilran/untrained-paper
+    python -m mmlib.papers.dilran.scoring --split paper --out results/dilran/untrained-paper
 
 The split is drawn exactly as the training chapter draws it
-(:func:`mmlib.data.fusion_splits.paper_split` / ``series_split``, seed 3407).
+(:func:`mmlib.papers.dilran.splits.paper_split` / ``series_split``, seed 3407).
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ import numpy as np
 from mmlib.atomic import write_json
 from mmlib.config import data_root
 from mmlib.data.aanlib import FusionPair, load_aanlib_pairs
-from mmlib.data.fusion_dataset import pair_tensors
-from mmlib.data.fusion_splits import paper_split, series_split
+from mmlib.data.image_pairs import pair_tensors
+from mmlib.papers.dilran.splits import paper_split, series_split
 from mmlib.errors import ParameterError
-from mmlib.eval.fusion_metrics import fusion_metric_suite
-from mmlib.models.fusion_baselines import ZeroLearningFusion, average_fusion, laplacian_fusion
+from mmlib.papers.dilran.image_metrics import fusion_metric_suite
+from mmlib.papers.dilran.baselines import ZeroLearningFusion, average_fusion, laplacian_fusion
 
 #: A fusion method: two grey ``(H, W)`` float images in [0, 1] -> the fused image in [0, 1].
 FuseFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -104,7 +104,7 @@ def split_test_pairs(names: Sequence[str], split: str, seed: int = 3407) -> list
 def main(argv: Sequence[str] | None = None) -> int:
     from mmlib.runs.provenance import write_provenance
 
-    parser = argparse.ArgumentParser(prog="python -m mmlib.eval.fusion_eval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mmlib.papers.dilran.scoring", description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("paper", "series"), required=True)
     parser.add_argument("--out", type=Path, required=True, help="folder for metrics.json and provenance.json")
     parser.add_argument("--data-root", default=None, help="folder holding harvard-aanlib/ (default: $MMLIB_DATA)")
@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     })
     write_provenance(
         args.out / "provenance.json",
-        command="python -m mmlib.eval.fusion_eval " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
+        command="python -m mmlib.papers.dilran.scoring " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         params=vars(args) | {"out": str(args.out)},
         seed=3407,
         data_files_or_checksums=[pairs[n].paths[m] for n in names for m in ("CT", "MRI")],

@@ -183,13 +183,13 @@ class DARMC(RMC):
     Fig. 2 and Sec. III-C place dual attention on "the outcomes of these
     extractors": the SFE (block 5) output is followed by the dual attention
     module, then pooling and the head. So DA_RMC = RMC with
-    :class:`~mmlib.models.attention.DualAttention3d` after ``layer4``. Extra
-    keyword arguments go to :class:`~mmlib.models.attention.DualAttention3d`.
+    :class:`~mmlib.nets.attention.DualAttention3d` after ``layer4``. Extra
+    keyword arguments go to :class:`~mmlib.nets.attention.DualAttention3d`.
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 2, width: float = 1.0, dropout: float = 0.5, **attention_kwargs):
         super().__init__(in_channels, num_classes, width, dropout)
-        from mmlib.models.attention import DualAttention3d
+        from mmlib.nets.attention import DualAttention3d
 
         self.attention = DualAttention3d(self.out_channels, **attention_kwargs)
 

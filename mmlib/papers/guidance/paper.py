@@ -6,7 +6,7 @@ standard deviations of pixel fusion on BraTS2019). Columns are the paper's AUC,
 Accuracy, Sensitivity and Specificity, named as :data:`mmlib.eval.metrics.METRICS`
 names them. Rows are named as the paper names them; Table VII's rows by the
 modalities used, in the paper's column order (``"T1ce + Flair + T1 + T2"``).
-The chapters and :mod:`mmlib.eval.guidance_claims` read these.
+The chapters and :mod:`mmlib.papers.guidance.claims` read these.
 """
 
 from __future__ import annotations

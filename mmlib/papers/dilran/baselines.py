@@ -12,7 +12,7 @@ baseline                  what                                                  
 
 Images for the non-learned methods are 2-D arrays in [0, 1] of one shape; their
 results are float64 arrays clipped to [0, 1]. MSRPAN and MSDRA are
-:class:`~mmlib.models.dilran.FusionAutoencoder` models: train them like DILRAN
+:class:`~mmlib.papers.dilran.model.FusionAutoencoder` models: train them like DILRAN
 (autoencoder on single images), then ``model.fuse(ct, mr, rule)`` with their own
 rule (``MSRPAN.default_rule = "fer"``, ``MSDRA.default_rule = "fl1n"``).
 """
@@ -28,7 +28,7 @@ from skimage.transform import pyramid_reduce, resize
 from torch import nn
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.models.dilran import (
+from mmlib.papers.dilran.model import (
     FEATURES,
     FusionAutoencoder,
     PyramidAttentionBlock,
@@ -36,7 +36,7 @@ from mmlib.models.dilran import (
     pool_gate,
     reconstruction_head,
 )
-from mmlib.models.perceptual import VGG19Relu11
+from mmlib.nets.perceptual import VGG19Relu11
 
 
 def _check_pair(a, b) -> tuple[np.ndarray, np.ndarray]:

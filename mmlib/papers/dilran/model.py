@@ -2,7 +2,7 @@
 
 The model is trained as an autoencoder on single CT and MR images (Sec. 2.3) and
 fuses two images only at test time: encode both, combine the two feature maps
-with a fusion rule (:mod:`mmlib.models.fusion_rules`, Sec. 2.2.2), decode once.
+with a fusion rule (:mod:`mmlib.papers.dilran.fusion_rules`, Sec. 2.2.2), decode once.
 
 Layers (64 feature channels throughout)::
 
@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.models.fusion_rules import FusionRule, get_rule
+from mmlib.papers.dilran.fusion_rules import FusionRule, get_rule
 
 #: Feature channels of the DILRAN encoder (paper Fig. 1; the code's 64).
 FEATURES = 64

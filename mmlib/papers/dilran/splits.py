@@ -10,7 +10,7 @@ Two splits, both over pair names (file stems such as ``"16013"``):
   np.random.choice(184, 20, replace=False)`` picks the indices of the 20 test pairs.
   On the 184 real CT-MRI pairs this gives the test files listed in
   ``../shared/papers/NOTES.md`` (DILRAN, "Test split"), checked by
-  ``tests/test_fusion_splits.py``. Slices of one patient series land in both
+  ``tests/test_dilran_splits.py``. Slices of one patient series land in both
   train and test, so the test scores measure partly memorised anatomy.
 - :func:`series_split`, a leak-free split by patient series
   (:func:`mmlib.data.aanlib.series_of`): every series lies in exactly one part.

@@ -6,7 +6,7 @@
 - ``L_pixel``: mean squared error between the input x and its reconstruction,
 - ``L_perp``: mean squared error between VGG16-BN features of x and of the
   reconstruction after conv1_2, conv2_2 and conv3_3, summed over the three layers
-  (:class:`mmlib.models.perceptual.VGG16BNPerceptual`),
+  (:class:`mmlib.nets.perceptual.VGG16BNPerceptual`),
 - ``L_grad``: mean squared error between the Sobel x- and y-gradients of x and of
   the reconstruction (MONAI's :class:`~monai.transforms.SobelGradients`, 3x3,
   reflect padding).
@@ -26,8 +26,8 @@ from torch import nn
 
 from mmlib.config import resolve_device
 from mmlib.errors import DataError, ParameterError
-from mmlib.models.fusion_rules import FusionRule
-from mmlib.models.perceptual import VGG16BNPerceptual
+from mmlib.papers.dilran.fusion_rules import FusionRule
+from mmlib.nets.perceptual import VGG16BNPerceptual
 from mmlib.train.loop import fit
 from mmlib.train.precision import autocast_context
 

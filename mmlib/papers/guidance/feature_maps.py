@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from mmlib.errors import ParameterError
-from mmlib.models.guidance import GuidanceModel
-from mmlib.models.rmc import RMC
+from mmlib.papers.guidance.model import GuidanceModel
+from mmlib.papers.guidance.rmc import RMC
 
 #: Figure 5's columns, left to right.
 COLUMNS = ("image", "RMC high-level", "guidance low-level (LFE)", "guidance high-level (HFE)")

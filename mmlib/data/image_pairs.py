@@ -1,4 +1,4 @@
-"""Torch datasets of AANLIB fusion images (DILRAN paper Sec. 2.3 and Fig. 1).
+"""Torch datasets of AANLIB image-fusion pairs (DILRAN paper Sec. 2.3 and Fig. 1).
 
 The DILRAN autoencoder is trained to reconstruct SINGLE images, CT and MR mixed
 together; the two images of a pair meet only at test time, in the fusion rule
@@ -7,14 +7,14 @@ images; :func:`pair_tensors` serves one pair for fusion.
 
 A colour PET image contributes its luminance Y (BT.601, :func:`mmlib.data.io.rgb_to_ycbcr`):
 the PET-MRI experiment the paper names as future work (Sec. 4) fuses Y with the grey MR and
-keeps the PET chroma (:mod:`mmlib.models.color_fusion`).
+keeps the PET chroma (:mod:`mmlib.papers.dilran.color`).
 
 Bad input: reading goes through :meth:`mmlib.data.aanlib.FusionPair.load` and
 :func:`mmlib.data.io.load_png`, which raise :class:`DataError` naming the file for a
 missing, corrupt or wrongly coloured image. On top of that, partners of different
 sizes and all-zero (blank) images raise :class:`DataError` naming the file: a blank
 slice has nothing to fuse and makes every fusion score against it meaningless.
-(The fusion rules themselves stay finite on blank input, see ``tests/test_fusion_bad_input.py``.)
+(The fusion rules themselves stay finite on blank input, see ``tests/test_image_fusion_bad_input.py``.)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Table 2's untrained rows (mmlib.eval.fusion_eval) and the Figs. 2-3 panel (mmlib.viz.fusion)."""
+"""Table 2's untrained rows (mmlib.papers.dilran.scoring) and the Figs. 2-3 panel (mmlib.papers.dilran.figures)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from mmlib.data.aanlib import load_aanlib_pairs
-from mmlib.data.fusion_splits import paper_split, series_split
+from mmlib.papers.dilran.splits import paper_split, series_split
 from mmlib.errors import ParameterError
-from mmlib.eval.fusion_eval import score_pairs, split_test_pairs, untrained_methods
-from mmlib.viz.fusion import fusion_panel
+from mmlib.papers.dilran.scoring import score_pairs, split_test_pairs, untrained_methods
+from mmlib.papers.dilran.figures import fusion_panel
 
 NAMES = [f"{s}{k:03d}" for s in (2, 16, 28, 34, 37) for k in range(1, 12)]
 
@@ -56,7 +56,7 @@ def test_fusion_panel_draws_one_titled_axis_per_image_with_an_inset():
 
 
 def test_summary_frame_gives_mean_and_sample_std_per_method():
-    from mmlib.eval.fusion_eval import AUTHORS_COLUMNS, summary_frame
+    from mmlib.papers.dilran.scoring import AUTHORS_COLUMNS, summary_frame
 
     pairs = {"a": {"psnr": 10.0, "ssim": 0.5}, "b": {"psnr": 14.0, "ssim": 0.7}}
     frame = summary_frame({"m": pairs}, {"PSNR": "psnr", "SSIM": "ssim"})

@@ -13,8 +13,8 @@ import pytest
 from sklearn.metrics import mutual_info_score
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.eval.fsim import fsim
-from mmlib.eval.fusion_metrics import (
+from mmlib.papers.dilran.fsim import fsim
+from mmlib.papers.dilran.image_metrics import (
     ALL_METRICS,
     entropy_256,
     entropy_float_unique,
@@ -22,7 +22,7 @@ from mmlib.eval.fusion_metrics import (
     psnr,
     ssim,
 )
-from mmlib.eval.mutual_info import (
+from mmlib.papers.dilran.mutual_info import (
     feature_mutual_information,
     mutual_information,
     sobel_edge_map,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.models.fusion_baselines3d import (
+from mmlib.papers.guidance.modality_fusion import (
     AGGClassifier,
     DecisionFusionRMC,
     FeatureFusionRMC,
@@ -16,7 +16,7 @@ from mmlib.models.fusion_baselines3d import (
     crop_tumour_roi,
     tumour_roi_batch,
 )
-from mmlib.models.rmc import RMC
+from mmlib.papers.guidance.rmc import RMC
 
 MODS = ("t1ce", "flair", "t1", "t2")
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mmlib.data.aanlib import load_aanlib_pairs, series_of
-from mmlib.data.fusion_splits import (
+from mmlib.papers.dilran.splits import (
     load_split_json,
     paper_split,
     save_split_json,

@@ -1,7 +1,7 @@
 """The multi-modal baselines of the guidance paper's Tables III/IV and VIII.
 
 Every model takes a dict ``{modality: (B, 1, D, H, W)}`` and checks it with
-:func:`~mmlib.models.rmc.check_modalities` (a missing modality or mismatched
+:func:`~mmlib.papers.guidance.rmc.check_modalities` (a missing modality or mismatched
 shapes raise :class:`~mmlib.errors.DataError`). All but AGG use the RMC
 backbone, as the paper keeps "the network architecture (pre-trained RMC)" the
 same for the three fusion methods (Sec. IV-F).
@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.models.rmc import RMC, check_modalities
+from mmlib.papers.guidance.rmc import RMC, check_modalities
 
 
 def _modality_list(modalities: Sequence[str]) -> tuple[str, ...]:

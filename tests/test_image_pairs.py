@@ -9,11 +9,11 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from mmlib.data.aanlib import load_aanlib_pairs
-from mmlib.data.fusion_dataset import FusionImageDataset, pair_tensors
+from mmlib.data.image_pairs import FusionImageDataset, pair_tensors
 from mmlib.data.io import rgb_to_ycbcr
 from mmlib.errors import ParameterError
-from mmlib.models.color_fusion import fuse_rgb_with_grey
-from mmlib.train.dilran import batch_images
+from mmlib.papers.dilran.color import fuse_rgb_with_grey
+from mmlib.papers.dilran.training import batch_images
 
 
 def _write_pairs(root, kind, n=2, size=16, seed=0):
@@ -132,7 +132,7 @@ def test_colour_fusion_of_a_real_pet_mri_pair(real_data_root):
 def test_random_crops_cut_squares_from_the_images_reproducibly():
     from torch.utils.data import TensorDataset
 
-    from mmlib.data.fusion_dataset import RandomCrops
+    from mmlib.data.image_pairs import RandomCrops
 
     images = torch.arange(2 * 20 * 24, dtype=torch.float32).reshape(2, 1, 20, 24)
     crops = RandomCrops(TensorDataset(images), 8, seed=5)

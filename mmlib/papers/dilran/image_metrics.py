@@ -4,7 +4,7 @@ Every reference metric is the mean of (fused vs CT) and (fused vs MR), as in the
 authors' code (``../shared/papers/NOTES.md``, DILRAN, "Metrics in their code").
 Images are 2-D float arrays in [0, 1]. PSNR and SSIM come from scikit-image,
 entropies from ``skimage.measure.shannon_entropy``; MI and FMI live in
-:mod:`mmlib.eval.mutual_info`, FSIM in :mod:`mmlib.eval.fsim`.
+:mod:`mmlib.papers.dilran.mutual_info`, FSIM in :mod:`mmlib.papers.dilran.fsim`.
 
 Metric names returned by :func:`fusion_metric_suite`:
 
@@ -38,8 +38,8 @@ from skimage.measure import shannon_entropy
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.eval.fsim import fsim_features, fsim_from_features
-from mmlib.eval.mutual_info import feature_mutual_information, mutual_information, to_uint8
+from mmlib.papers.dilran.fsim import fsim_features, fsim_from_features
+from mmlib.papers.dilran.mutual_info import feature_mutual_information, mutual_information, to_uint8
 
 #: Every metric :func:`fusion_metric_suite` knows, in report order.
 ALL_METRICS = (

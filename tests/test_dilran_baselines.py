@@ -1,4 +1,4 @@
-"""Baselines of DILRAN Table 2 and the classic anchors (mmlib.models.fusion_baselines)."""
+"""Baselines of DILRAN Table 2 and the classic anchors (mmlib.papers.dilran.baselines)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.models.fusion_baselines import (
+from mmlib.papers.dilran.baselines import (
     MSDRA,
     MSRPAN,
     PyramidResidualAttention,

@@ -47,7 +47,7 @@ SLAB_MM = (-30.0, 65.0)  #: first and last slice height (MNI z)
 HEAD_CENTRE_MM = np.array([0.0, -18.0, 17.5])
 
 
-def fusion_phantoms(*, n_series: int = 10, slices_per_series: int = 18, size: int = 128,
+def image_fusion_phantoms(*, n_series: int = 10, slices_per_series: int = 18, size: int = 128,
                     seed: int = 0) -> PhantomCohort:
     """``images["ct"]`` and ``images["mri"]`` of shape ``(n_series * slices_per_series, size, size)``."""
     n_series = check_count("n_series", n_series)

@@ -45,7 +45,7 @@ def mutual_information(x_u8: np.ndarray, y_u8: np.ndarray) -> float:
     """MI (nats) of two uint8 images: H(X) + H(Y) - H(X, Y) over 256 grey levels each.
 
     Qu et al. 2002 (paper ref. [20]) define fusion MI from this pairwise quantity;
-    see :func:`mmlib.eval.fusion_metrics.fusion_metric_suite` for the two ways of
+    see :func:`mmlib.papers.dilran.image_metrics.fusion_metric_suite` for the two ways of
     combining (F, CT) and (F, MR).
     """
     joint = np.bincount(x_u8.ravel().astype(np.intp) * 256 + y_u8.ravel(), minlength=65536)

@@ -114,7 +114,7 @@ def fit_mmd_vae(model: MMDVAE, xs: Sequence[np.ndarray], y: np.ndarray, *, epoch
                 **loss_kwargs) -> list[float]:
     """Full-batch Adam training on CPU; returns the total loss per epoch.
 
-    ``class_weight`` (e.g. :func:`mmlib.train.guidance.class_weights`) weights
+    ``class_weight`` (e.g. :func:`mmlib.papers.guidance.training.class_weights`) weights
     the cross-entropy; ``seed`` seeds dropout and the prior samples of the MMD term.
     """
     if epochs < 1:

@@ -1,9 +1,8 @@
 """Training the guidance-aided model: weighted CE, L_total and Algorithm 1's two stages.
 
-* Weighted cross-entropy (paper Eqs. 1-2): ``w_j = 1 - S_j / sum_c S_c`` with
-  ``S_j`` the number of training samples of class j, through
-  :class:`torch.nn.CrossEntropyLoss` (``weight=``). For BraTS 2018 (75 LGG,
-  210 HGG) this gives LGG:HGG = 2.8:1, the ratio the paper quotes (Sec. IV-C).
+* Weighted cross-entropy (paper Eqs. 1-2), shared with the other classifiers in
+  :mod:`mmlib.train.classification`: for BraTS 2018 (75 LGG, 210 HGG) it gives
+  LGG:HGG = 2.8:1, the ratio the paper quotes (Sec. IV-C).
 * ``L_total = L_p + sum_i L_s,i`` (Eq. 6), with ``L_s,i`` on ``G(t_i)`` (Eq. 3).
 * Algorithm 1: stage 1 (lines 1-6) trains the SFE, its dual attention and the
   head G on the primary modality alone (``model.primary``, a DA_RMC); stage 2
@@ -24,44 +23,18 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.models.guidance import GuidanceModel
+from mmlib.papers.guidance.model import GuidanceModel
+from mmlib.train.classification import weighted_cross_entropy
 from mmlib.train.loop import History, fit
+
 
 #: The paper's optimiser settings (Sec. IV-C).
 PAPER_LR = 1e-5
 PAPER_WEIGHT_DECAY = 1e-3
-
-
-def class_counts(labels: Iterable[int], num_classes: int = 2) -> np.ndarray:
-    """Samples per class ``S_j`` of integer labels in ``[0, num_classes)``."""
-    labels = np.asarray(list(labels), dtype=int)
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise DataError("training labels", f"labels must lie in [0, {num_classes}), got {sorted(set(labels.tolist()))}")
-    return np.bincount(labels, minlength=num_classes)
-
-
-def class_weights(counts: Sequence[float]) -> torch.Tensor:
-    """Eq. 2: ``w_j = 1 - S_j / sum_c S_c`` for class counts ``S``.
-
-    A class with no sample (a training fold holding one class only) is refused:
-    its weight would be 1 and the present class's 0, so the loss would vanish.
-    """
-    s = torch.as_tensor(np.asarray(counts, dtype=float), dtype=torch.float32)
-    if s.ndim != 1 or s.numel() < 2:
-        raise ParameterError(f"need counts for at least two classes, got {list(np.asarray(counts).tolist())}")
-    if (s <= 0).any():
-        raise DataError("training labels", f"every class needs at least one training sample, class counts are {s.tolist()}")
-    return 1.0 - s / s.sum()
-
-
-def weighted_cross_entropy(counts: Sequence[float]) -> nn.CrossEntropyLoss:
-    """Eq. 1: cross-entropy weighted by :func:`class_weights` of the training ``counts``."""
-    return nn.CrossEntropyLoss(weight=class_weights(counts))
 
 
 def _labels(batch: Mapping[str, Any], label_key: str, device) -> torch.Tensor:

@@ -14,12 +14,12 @@ import torch
 from PIL import Image
 
 from mmlib.data.aanlib import FusionPair, load_aanlib_pairs
-from mmlib.data.fusion_dataset import FusionImageDataset, pair_tensors
+from mmlib.data.image_pairs import FusionImageDataset, pair_tensors
 from mmlib.errors import DataError
-from mmlib.models.color_fusion import fuse_rgb_with_grey
-from mmlib.models.dilran import DILRAN
-from mmlib.models.fusion_rules import get_rule
-from mmlib.train.dilran import fuse_pair
+from mmlib.papers.dilran.color import fuse_rgb_with_grey
+from mmlib.papers.dilran.model import DILRAN
+from mmlib.papers.dilran.fusion_rules import get_rule
+from mmlib.papers.dilran.training import fuse_pair
 
 
 def _png(path, array):
@@ -127,7 +127,7 @@ def test_grey_pet_where_colour_is_expected(tmp_path):
 
 
 def test_all_zero_image_is_refused_before_fusion(tmp_path):
-    """Documented handling (mmlib.data.fusion_dataset): a blank scan raises, naming the file."""
+    """Documented handling (mmlib.data.image_pairs): a blank scan raises, naming the file."""
     ct = _png(tmp_path / "ct.png", np.zeros((8, 8)))
     mr = _png(tmp_path / "mr.png", _noise((8, 8)))
     with pytest.raises(DataError, match=f"{re.escape(str(ct))}: image is all zero"):

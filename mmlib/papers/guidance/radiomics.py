@@ -33,8 +33,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mmlib.errors import DataError
-from mmlib.models.mmd_vae import MMDVAE, fit_mmd_vae, predict_proba
-from mmlib.train.guidance import class_counts, class_weights
+from mmlib.papers.guidance.mmd_vae import MMDVAE, fit_mmd_vae, predict_proba
+from mmlib.train.classification import class_counts, class_weights
 
 Groups = Mapping[str, pd.DataFrame]
 
@@ -110,7 +110,7 @@ def decision_fusion(x_train: Groups, y_train, x_test: Groups, C: float = 1.0, hi
 def mmd_vae_probability(x_train: Groups, y_train, x_test: Groups, *, shared_dim: int = 8, specific_dim: int = 4,
                         hidden: int = 64, epochs: int = 200, lr: float = 1e-3, weight_decay: float = 1e-4,
                         seed: int = 0) -> tuple[np.ndarray, list[float]]:
-    """The MMD-VAE row of Table VIII (ref. [22]): :class:`~mmlib.models.mmd_vae.MMDVAE` on the feature groups.
+    """The MMD-VAE row of Table VIII (ref. [22]): :class:`~mmlib.papers.guidance.mmd_vae.MMDVAE` on the feature groups.
 
     Each group goes through :func:`preprocessing` fitted on the training rows; the
     cross-entropy carries the paper's Eq. 2 class weights of the training labels.
