@@ -14,12 +14,13 @@ import torch
 from mmlib.config import REPO_ROOT
 from mmlib.errors import DataError, ParameterError
 from mmlib.runs.aggregate import read_run
-from mmlib.runs.provenance import export_run, file_checksums, git_state, write_provenance
+from mmlib.runs.provenance import describe_provenance, export_run, git_state, read_provenance, write_provenance
+from mmlib.runs.record import file_checksums
 
 CHAPTER = "foundations/demo-classifier"  # any existing chapter name; nothing is executed
 
 
-def _fake_sweep(out, tag="t1", folds=(0, 1, 2), finished=True):
+def _fake_sweep(out, tag="t1", folds=(0, 1, 2), finished=True, data=None, artifacts=()):
     """A sweep folder as run_folds leaves it, folds recording two methods beside the top-level one."""
     run_dir = out / CHAPTER / tag
     run_dir.mkdir(parents=True)
@@ -36,6 +37,10 @@ def _fake_sweep(out, tag="t1", folds=(0, 1, 2), finished=True):
             "extra": {"methods": {m: {"metrics": {"auc": 0.6 + k / 10 if m == "t1ce" else 0.5 + k / 10},
                                       "y_score": s} for m, s in scores.items()}},
         }
+        if data is not None:
+            record["data"] = data(k) if callable(data) else data
+        if artifacts:
+            record["artifacts"] = list(artifacts)
         (fold_dir / "metrics.json").write_text(json.dumps(record))
         (fold_dir / "executed.ipynb").write_text("{}")
         (fold_dir / "kernel-stderr.log").write_text("log")
@@ -101,9 +106,11 @@ def test_missing_data_file_and_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ParameterError, match="command"):
         write_provenance(tmp_path / "p.json", command=" ", params={}, seed=0, data_files_or_checksums={},
                          wall_time_s=1, device="cpu")
-    with pytest.raises(ParameterError, match="single string"):
+    with pytest.raises(ParameterError, match="single path"):
         write_provenance(tmp_path / "p.json", command="c", params={}, seed=0, data_files_or_checksums="a.nii",
                          wall_time_s=1, device="cpu")
+    with pytest.raises(ParameterError, match="exactly one"):
+        write_provenance(tmp_path / "p.json", command="c", params={}, seed=0, wall_time_s=1, device="cpu")
     assert not (tmp_path / "p.json").exists()
 
 
@@ -186,13 +193,39 @@ def test_git_state_counts_code_changes_and_new_files_but_not_results(tmp_path):
     assert git_state(tmp_path)["dirty"] is True
 
 
-def test_phantom_data_record_reads_the_chapter_defaults_unless_given():
-    from mmlib.runs.export import GENERATOR, phantom_data_record
+def test_export_takes_the_data_and_artifacts_from_the_fold_records(tmp_path):
+    out, dest = tmp_path / "runs", tmp_path / "results" / "table"
+    digests = {0: {"a.png": "1" * 64, "b.png": "2" * 64}, 1: {"a.png": "1" * 64, "c.png": "3" * 64},
+               2: {"d.png": "4" * 64}}
+    _fake_sweep(out, data=lambda k: {"sha256": digests[k]}, artifacts=("best.pt",))
+    export_run(CHAPTER, "t1", out, dest, command="bash x.sh", wall_time_s=1.0, device="cpu")
+    provenance = read_provenance(dest)
+    assert provenance["data"] == {"sha256": {"a.png": "1" * 64, "b.png": "2" * 64, "c.png": "3" * 64,
+                                             "d.png": "4" * 64}}
+    assert (dest / "fold-1" / "best.pt").is_file() and not (dest / "fold-1" / "executed.ipynb").exists()
+    run = read_run(dest)
+    assert run.artifact("best.pt", fold=2) == dest / "fold-2" / "best.pt"
+    assert run.params == {"seed": 3, "max_epochs": 2}
+    shown = describe_provenance(run.provenance)
+    assert shown["data"] == "4 files, SHA-256 recorded" and shown["command"] == "bash x.sh"
+    assert "max_epochs=2" in shown["parameters"] and "tag" not in shown["parameters"]
 
-    record = phantom_data_record("guidance/unimodal", 90, 0)
-    assert record == {"dataset": "glioma-phantoms", "generator": GENERATOR, "n_cases": 90,
-                      "shape_xyz": [32, 40, 32], "seed": 0}
-    assert phantom_data_record("guidance/unimodal", 12, 3, (8, 9, 10))["shape_xyz"] == [8, 9, 10]
+
+def test_export_refuses_folds_that_disagree_on_their_data_or_lack_it(tmp_path):
+    out = tmp_path / "runs"
+    _fake_sweep(out, tag="a", data=lambda k: {"sha256": {"a.png": str(k) * 64}})
+    with pytest.raises(DataError, match="a.png has another checksum"):
+        export_run(CHAPTER, "a", out, tmp_path / "d", command="c", wall_time_s=1, device="cpu")
+    _fake_sweep(out, tag="b", data=lambda k: {"description": {"seed": k}})
+    with pytest.raises(DataError, match="describe different data"):
+        export_run(CHAPTER, "b", out, tmp_path / "d", command="c", wall_time_s=1, device="cpu")
+    _fake_sweep(out, tag="c")
+    with pytest.raises(DataError, match="records no 'data'"):
+        export_run(CHAPTER, "c", out, tmp_path / "d", command="c", wall_time_s=1, device="cpu")
+    _fake_sweep(out, tag="e", data={"description": {"seed": 0}}, artifacts=("absent.pt",))
+    with pytest.raises(DataError, match="absent.pt"):
+        export_run(CHAPTER, "e", out, tmp_path / "d", command="c", wall_time_s=1, device="cpu")
+    assert not (tmp_path / "d").exists()
 
 
 def test_export_records_the_git_state_at_the_start_when_given(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -107,11 +108,47 @@ def test_record_fold_result_writes_only_under_the_runner(tmp_path, monkeypatch):
         ({"auc": "high"}, {}, "number"),
         ({}, {}, "non-empty"),
         ({"auc": 0.5}, {"y_true": [0, 1, 1], "y_score": [0.1, 0.2]}, "one entry per case"),
+        ({"auc": 0.5}, {"y_true": [0, 1], "methods": {"a": {"metrics": {"auc": 1}, "y_score": [0.1]}}}, "1 scores for 2"),
+        ({"auc": 0.5}, {"methods": {"a": {"y_score": [0.1]}}}, "'metrics'"),
+        ({"auc": 0.5}, {"methods": {"a": {"metrics": {"psnr": 1}, "per_case": {"p": {"psnr": float("inf")}}}}}, "finite"),
+        ({"auc": 0.5}, {"methods": {"a": {"metrics": {"auc": 1}}}, "extra": {"methods": {}}}, "not both"),
+        ({"auc": 0.5}, {"data": "images/a.png"}, "single path"),
+        ({"auc": 0.5}, {"artifacts": {"../best.pt": __file__}}, "plain file name"),
     ],
 )
-def test_record_fold_result_refuses_bad_records(metrics, kwargs, problem):
+def test_record_fold_result_refuses_bad_records(metrics, kwargs, problem, tmp_path, monkeypatch):
+    monkeypatch.setenv(RESULT_ENV_VAR, str(tmp_path / "metrics.json"))
     with pytest.raises(ParameterError, match=problem):
         record_fold_result(metrics, **kwargs)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_record_keeps_methods_per_case_scores_data_and_artifacts(tmp_path, monkeypatch):
+    image = tmp_path / "data" / "ct.png"
+    image.parent.mkdir()
+    image.write_bytes(b"png")
+    weights = tmp_path / "work" / "best.pt"
+    weights.parent.mkdir()
+    weights.write_bytes(b"weights")
+    target = tmp_path / "fold-0" / "metrics.json"
+    target.parent.mkdir()
+    monkeypatch.setenv(RESULT_ENV_VAR, str(target))
+    per_case = {"p1": {"psnr": 15.0}, "p2": {"psnr": 17.0}}
+    record_fold_result({"psnr": 16.0}, case_ids=["p1", "p2"], methods={"sfnn-max": {"metrics": {"psnr": 16.0},
+                                                                                    "per_case": per_case}},
+                       data=[image], artifacts={"best.pt": weights})
+    saved = json.loads(target.read_text())
+    assert saved["extra"]["methods"]["sfnn-max"]["per_case"] == per_case
+    assert saved["data"] == {"sha256": {"ct.png": hashlib.sha256(b"png").hexdigest()}}
+    assert saved["artifacts"] == ["best.pt"] and (target.parent / "best.pt").read_bytes() == b"weights"
+
+    (target.parent / "done").write_text("{}")
+    from mmlib.runs.aggregate import read_run
+
+    run = read_run(target.parent.parent)
+    summary = run.methods["sfnn-max"].case_summary()
+    assert summary.loc["psnr", "mean"] == 16.0 and summary.loc["psnr", "n"] == 2
+    assert run.artifact("best.pt") == target.parent / "best.pt"
 
 
 def test_cli_parsers():

@@ -6,11 +6,13 @@ ROC figures (guidance paper Fig. 5, M3 Figs. 4, 6, 7) with
 :func:`mmlib.viz.roc.roc_figure`. Only finished folds (``done`` marker) count.
 
 A fold that scores several methods on the same test cases (e.g. the four
-uni-modal models and their ensemble of Tables III/IV) records them as
-``extra["methods"] = {name: {"metrics": {...}, "y_score": [...]}}``, its
-``y_score`` in the order of the record's ``y_true``; :attr:`Aggregate.methods`
-then holds one :class:`MethodResult` per name. :func:`read_run` reads a sweep
-folder wherever it lies (e.g. a reference run exported to ``results/``).
+uni-modal models and their ensemble of Tables III/IV, or every fusion rule of
+DILRAN's Table 1) records them as ``extra["methods"] = {name: {"metrics": {...},
+"y_score": [...], "per_case": {...}}}`` (the record format of
+:mod:`mmlib.runs.record`); :attr:`Aggregate.methods` then holds one
+:class:`MethodResult` per name. :func:`read_run` reads a sweep folder wherever it
+lies (e.g. a reference run exported to ``results/``); it is the one reader of
+the book's results, for every paper.
 """
 
 from __future__ import annotations
@@ -29,11 +31,24 @@ from mmlib.runs.runner import DEFAULT_OUT, METRICS, fold_is_done, resolve_chapte
 
 @dataclass
 class MethodResult:
-    """One method of a multi-method sweep: ``per_fold`` metrics, their ``summary`` and per-fold ``roc`` curves."""
+    """One method of a multi-method sweep.
+
+    ``per_fold`` metrics and their ``summary`` over folds, per-fold ``roc``
+    curves (classifiers), and ``per_case``: one row per test case (index
+    ``(fold, case_id)``), one column per metric, for methods that recorded
+    per-case scores (image fusion); empty otherwise.
+    """
 
     per_fold: pd.DataFrame
     summary: pd.DataFrame
     roc: list[dict]
+    per_case: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def case_summary(self) -> pd.DataFrame:
+        """Mean and sample std of every metric over the test cases of all folds (columns ``mean``, ``std``, ``n``)."""
+        if self.per_case.empty:
+            raise ParameterError("this method recorded no per-case scores")
+        return pd.DataFrame({"mean": self.per_case.mean(), "std": self.per_case.std(), "n": self.per_case.count()})
 
 
 @dataclass
@@ -57,6 +72,10 @@ class Aggregate:
     methods
         ``{name: MethodResult}`` for folds that recorded ``extra["methods"]``
         (module docstring); empty otherwise.
+    params
+        The sweep's parameters (its ``params.json``; empty when absent).
+    records
+        Each finished fold's whole record (``metrics.json``), by fold.
     """
 
     chapter: str
@@ -67,6 +86,27 @@ class Aggregate:
     roc: list[dict]
     predictions: pd.DataFrame
     methods: dict[str, MethodResult] = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+    records: dict[int, dict] = field(default_factory=dict)
+
+    @property
+    def provenance(self) -> dict:
+        """The run's ``provenance.json`` (exported runs; :func:`mmlib.runs.provenance.read_provenance`)."""
+        from mmlib.runs.provenance import read_provenance
+
+        return read_provenance(self.run_dir)
+
+    def test_cases(self) -> dict[int, list[tuple]]:
+        """``{fold: sorted [(case_id, y_true), ...]}``: what two runs must share to be compared case by case."""
+        if self.predictions.empty or self.predictions["case_id"].isna().any():
+            raise DataError(self.run_dir, "records no case_id per test case, so its test cases are unknown")
+        return {int(fold): sorted(zip(g["case_id"], g["y_true"])) for fold, g in self.predictions.groupby("fold")}
+
+    def artifact(self, name: str, fold: int = 0) -> Path:
+        """The path of an artifact (e.g. ``best.pt``) that fold ``fold`` recorded."""
+        if name not in self.records.get(fold, {}).get("artifacts", []):
+            raise DataError(self.run_dir / f"fold-{fold}", f"records no artifact {name!r}")
+        return self.run_dir / f"fold-{fold}" / name
 
     def table(self, digits: int = 3) -> pd.DataFrame:
         """The summary as ``"mean ± std"`` strings, one row per metric."""
@@ -112,10 +152,16 @@ def read_run(run_dir: str | os.PathLike, chapter: str | None = None, tag: str | 
     if not fold_dirs:
         raise ParameterError(f"{run_dir}: no finished fold to aggregate")
 
-    rows, curves, predictions, method_records = [], [], [], {}
+    rows, curves, predictions, method_records, records = [], [], [], {}, {}
     for fold_dir in fold_dirs:
         fold = int(fold_dir.name.split("-", 1)[1])
-        record = json.loads((fold_dir / METRICS).read_text())
+        try:
+            record = json.loads((fold_dir / METRICS).read_text())
+        except json.JSONDecodeError as exc:
+            raise DataError(fold_dir / METRICS, f"not valid JSON ({exc})") from None
+        if "metrics" not in record:
+            raise DataError(fold_dir / METRICS, "not a fold record: no 'metrics'")
+        records[fold] = record
         rows.append({"fold": fold, **record["metrics"]})
         pred = record.get("predictions", {})
         if "y_true" in pred and "y_score" in pred:
@@ -129,22 +175,26 @@ def read_run(run_dir: str | os.PathLike, chapter: str | None = None, tag: str | 
             method_records.setdefault(method, []).append((fold, result, pred.get("y_true")))
     per_fold = pd.DataFrame(rows).set_index("fold")
     pooled = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=["fold", "case_id", "y_true", "y_score"])
-    methods = {method: _method_result(run_dir, method, records) for method, records in method_records.items()}
+    methods = {method: _method_result(run_dir, method, entries) for method, entries in method_records.items()}
+    params_path = run_dir / "params.json"
+    params = json.loads(params_path.read_text()).get("params", {}) if params_path.is_file() else {}
     return Aggregate(chapter or run_dir.parent.name, tag or run_dir.name, run_dir, per_fold,
-                     summarize_folds(per_fold), curves, pooled, methods)
+                     summarize_folds(per_fold), curves, pooled, methods, params, records)
 
 
 def _method_result(run_dir: Path, method: str, records: list[tuple[int, dict, list | None]]) -> MethodResult:
     """Per-fold metrics, summary and ROC curves of one method from ``extra["methods"]`` entries."""
-    rows, curves = [], []
+    rows, curves, cases = [], [], []
     for fold, result, y_true in records:
         if "metrics" not in result:
             raise DataError(run_dir / f"fold-{fold}" / METRICS, f"extra.methods[{method!r}] has no 'metrics'")
         rows.append({"fold": fold, **result["metrics"]})
+        cases += [{"fold": fold, "case_id": case, **values} for case, values in result.get("per_case", {}).items()]
         if "y_score" in result and y_true is not None:
             if len(result["y_score"]) != len(y_true):
                 raise DataError(run_dir / f"fold-{fold}" / METRICS,
                                 f"extra.methods[{method!r}] has {len(result['y_score'])} scores for {len(y_true)} cases")
             curves.append({"fold": fold, **roc_points(y_true, result["y_score"], where=f"fold {fold}, {method}")})
     per_fold = pd.DataFrame(rows).set_index("fold")
-    return MethodResult(per_fold, summarize_folds(per_fold), curves)
+    per_case = pd.DataFrame(cases).set_index(["fold", "case_id"]) if cases else pd.DataFrame()
+    return MethodResult(per_fold, summarize_folds(per_fold), curves, per_case)

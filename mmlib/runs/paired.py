@@ -12,7 +12,7 @@ method. Hand-written: no library pairs two exported fold sweeps.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
@@ -53,23 +53,23 @@ def check_paired_runs(base: Aggregate, other: Aggregate, differ_in: Iterable[str
     if changed:
         listed = ", ".join(f"{k}: {x!r} vs {y!r}" for k, (x, y) in changed.items())
         raise ParameterError(f"{base.run_dir} and {other.run_dir} differ in more than {sorted(skip)}: {listed}")
-    folds_a, folds_b = sorted(base.per_fold.index), sorted(other.per_fold.index)
-    if folds_a != folds_b:
-        raise DataError(other.run_dir, f"finished folds {folds_b} differ from {folds_a} of {base.run_dir}")
-    for fold in folds_a:
-        cases_a = _fold_cases(base, fold)
-        cases_b = _fold_cases(other, fold)
-        if cases_a != cases_b:
-            raise DataError(other.run_dir / f"fold-{fold}",
-                            f"test cases or labels differ from {base.run_dir / f'fold-{fold}'}")
+    check_same_test_cases([base, other])
 
 
-def _fold_cases(run: Aggregate, fold: int) -> dict:
-    """``{case_id: y_true}`` of one fold's test cases."""
-    rows = run.predictions[run.predictions["fold"] == fold]
-    if rows.empty or rows["case_id"].isna().any():
-        raise DataError(run.run_dir / f"fold-{fold}", "records no case_id per test case, so it cannot be paired")
-    return dict(zip(rows["case_id"], rows["y_true"]))
+def check_same_test_cases(runs: Sequence[Aggregate]) -> None:
+    """Raise :class:`DataError` unless every run finished the same folds with the same test cases and labels."""
+    if not runs:
+        raise ParameterError("no run to compare")
+    reference = runs[0].test_cases()
+    for run in runs[1:]:
+        cases = run.test_cases()
+        if sorted(cases) != sorted(reference):
+            raise DataError(run.run_dir, f"finished folds {sorted(cases)} differ from {sorted(reference)} "
+                                         f"of {runs[0].run_dir}")
+        for fold in reference:
+            if cases[fold] != reference[fold]:
+                raise DataError(run.run_dir / f"fold-{fold}",
+                                f"test cases or labels differ from {runs[0].run_dir / f'fold-{fold}'}")
 
 
 def paired_differences(base: Aggregate, other: Aggregate, metric: str = "auc") -> pd.DataFrame:

@@ -9,15 +9,16 @@ name, user name or absolute path.
 
 :func:`export_run` copies the small files of a finished fold sweep
 (``runs/<chapter>/<tag>/``, see :mod:`mmlib.runs.runner`) into ``results/``:
-``params.json`` and each finished fold's ``metrics.json`` and ``done`` marker,
-never executed notebooks, kernel logs or checkpoints. The exported folder reads
-back with :func:`mmlib.runs.aggregate.read_run`. (Hand-written: no library
-defines this record.)
+``params.json`` and each finished fold's ``metrics.json``, ``done`` marker and
+the artifacts its record lists (a checkpoint, a split), never executed
+notebooks or kernel logs. The exported folder reads back with
+:func:`mmlib.runs.aggregate.read_run`; :func:`read_provenance` and
+:func:`describe_provenance` are the one way chapters read and show the record.
+(Hand-written: no library defines this record.)
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -30,6 +31,7 @@ from typing import Any, Mapping, Sequence
 from mmlib import atomic
 from mmlib.config import REPO_ROOT
 from mmlib.errors import DataError, ParameterError
+from mmlib.runs.record import data_record
 from mmlib.runs.runner import DEFAULT_OUT, DONE, METRICS, fold_is_done, resolve_chapter
 
 #: File name of the provenance record in an exported run.
@@ -69,43 +71,17 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def file_checksums(files: Sequence[str | os.PathLike]) -> dict[str, str]:
-    """SHA-256 of each file, keyed by its path relative to the files' common folder (no absolute paths)."""
-    paths = [Path(f) for f in files]
-    for path in paths:
-        if not path.is_file():
-            raise DataError(path, "data file for the provenance record does not exist")
-    if not paths:
-        return {}
-    base = Path(os.path.commonpath([p.resolve().parent for p in paths]))
-    checksums = {}
-    for path in paths:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        checksums[path.resolve().relative_to(base).as_posix()] = digest.hexdigest()
-    return checksums
-
-
-def _data_record(data: Mapping[str, Any] | Sequence[str | os.PathLike]) -> dict[str, Any]:
-    if isinstance(data, Mapping):
-        return {"description": dict(data)}
-    if isinstance(data, (str, bytes)):
-        raise ParameterError("data_files_or_checksums must be a list of files or a dict, not a single string")
-    return {"sha256": file_checksums(data)}
-
-
 def write_provenance(
     path: str | os.PathLike,
     *,
     command: str,
     params: Mapping[str, Any],
     seed: int | None,
-    data_files_or_checksums: Mapping[str, Any] | Sequence[str | os.PathLike],
+    data_files_or_checksums: Mapping[str, Any] | Sequence[str | os.PathLike] | None = None,
     wall_time_s: float,
     device: str,
     git_at_start: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``provenance.json`` at ``path`` atomically and return the record.
 
@@ -119,6 +95,9 @@ def write_provenance(
         A list of the real data files read (their SHA-256 is recorded), or a dict
         that describes the data: precomputed checksums, or the phantom generator
         and its parameters.
+    data
+        Instead of ``data_files_or_checksums``: a record already built by
+        :func:`mmlib.runs.record.data_record` (``{"sha256": ...}`` or ``{"description": ...}``).
     wall_time_s, device
         Wall time of the whole run in seconds and the device it ran on (``"cpu"``,
         ``"cuda"``); the CPU model and core count are added.
@@ -128,6 +107,8 @@ def write_provenance(
         ran) and ``"git_at_write"`` the state now, when they differ. Without it,
         ``"git"`` is the state at writing.
     """
+    if (data is None) == (data_files_or_checksums is None):
+        raise ParameterError("give exactly one of data_files_or_checksums and data")
     if not isinstance(command, str) or not command.strip():
         raise ParameterError("command must be the non-empty command line that regenerates the run")
     if not wall_time_s >= 0:
@@ -141,7 +122,7 @@ def write_provenance(
         "git": dict(git_at_start) if git_at_start is not None else now,
         "params": dict(params),
         "seed": seed,
-        "data": _data_record(data_files_or_checksums),
+        "data": dict(data) if data is not None else data_record(data_files_or_checksums),
         "wall_time_s": round(float(wall_time_s), 1),
         "device": {"name": str(device), "cpu_model": cpu_model(), "cpu_count": os.cpu_count(),
                    "machine": platform.machine(), "system": platform.system()},
@@ -153,6 +134,32 @@ def write_provenance(
     return record
 
 
+def fold_data_record(fold_dirs: Sequence[Path]) -> dict[str, Any]:
+    """The ``data`` of the folds' records merged: every file's checksum, or their one shared description.
+
+    Folds that read different files (a fold's own test images) merge into one
+    checksum table; a file read by two folds must have one checksum. Folds that
+    describe generated data must describe the same data.
+    """
+    records = []
+    for fold_dir in fold_dirs:
+        record = json.loads((fold_dir / METRICS).read_text())
+        if "data" not in record:
+            raise DataError(fold_dir / METRICS, "records no 'data' (pass data=... to record_fold_result, or give the "
+                                                "data to export_run)")
+        records.append(record["data"])
+    if all("sha256" in r for r in records):
+        merged: dict[str, str] = {}
+        for fold_dir, record in zip(fold_dirs, records):
+            for name, digest in record["sha256"].items():
+                if merged.setdefault(name, digest) != digest:
+                    raise DataError(fold_dir / METRICS, f"{name} has another checksum than in an earlier fold")
+        return {"sha256": dict(sorted(merged.items()))}
+    if any(r != records[0] for r in records):
+        raise DataError(fold_dirs[-1] / METRICS, "the folds describe different data; not one run")
+    return records[0]
+
+
 def export_run(
     chapter: str | os.PathLike,
     tag: str,
@@ -160,22 +167,27 @@ def export_run(
     dest: str | os.PathLike,
     *,
     command: str,
-    data_files_or_checksums: Mapping[str, Any] | Sequence[str | os.PathLike],
     wall_time_s: float,
     device: str,
+    data_files_or_checksums: Mapping[str, Any] | Sequence[str | os.PathLike] | None = None,
     git_at_start: Mapping[str, Any] | None = None,
 ) -> Path:
     """Copy the small files of the finished sweep ``<out_dir>/<chapter>/<tag>`` to ``dest``, with provenance.
 
-    ``dest`` is replaced as a whole (built beside it, then renamed), so it never
-    mixes two runs. The parameters and seed of the provenance record come from
-    the sweep's ``params.json``. Every fold folder of the sweep must be finished:
-    a partly failed sweep is not a reference run.
+    Per fold, ``metrics.json``, ``done`` and the artifacts its record lists
+    (:func:`mmlib.runs.record.record_fold_result`); never executed notebooks or
+    kernel logs. The parameters and seed of the provenance record come from the
+    sweep's ``params.json``, the data from the folds' records
+    (:func:`fold_data_record`) unless ``data_files_or_checksums`` is given. Every
+    fold folder of the sweep must be finished: a partly failed sweep is not a
+    reference run. The folder is written by :func:`write_run`.
 
     Raises
     ------
     ParameterError
         When the sweep folder has no ``params.json``, no fold, or an unfinished fold.
+    DataError
+        When a fold's record lacks its data description or an artifact it lists.
     """
     _, name = resolve_chapter(chapter)
     run_dir = Path(out_dir or DEFAULT_OUT) / name / tag
@@ -185,20 +197,67 @@ def export_run(
     unfinished = [d.name for d in fold_dirs if not fold_is_done(d)]
     if not fold_dirs or unfinished:
         raise ParameterError(f"{run_dir}: refusing to export, unfinished folds {unfinished or 'none ran'}")
+    data = data_record(data_files_or_checksums) if data_files_or_checksums is not None else fold_data_record(fold_dirs)
+    records, files = {}, {}
+    for fold_dir in fold_dirs:
+        fold = int(fold_dir.name.split("-", 1)[1])
+        records[fold] = json.loads((fold_dir / METRICS).read_text())
+        files[fold] = {small: fold_dir / small for small in (DONE, *records[fold].get("artifacts", []))}
+    params = json.loads((run_dir / PARAMS).read_text()).get("params", {})
+    return write_run(dest, chapter=name, tag=tag, params=params, records=records, fold_files=files, command=command,
+                     wall_time_s=wall_time_s, device=device, data=data, git_at_start=git_at_start)
+
+
+def write_run(
+    dest: str | os.PathLike,
+    *,
+    chapter: str,
+    tag: str,
+    params: Mapping[str, Any],
+    records: Mapping[int, Mapping[str, Any]],
+    command: str,
+    wall_time_s: float,
+    device: str,
+    data: Mapping[str, Any],
+    fold_files: Mapping[int, Mapping[str, str | os.PathLike]] | None = None,
+    git_at_start: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a finished run in the book's results layout at ``dest``, with provenance.
+
+    ``dest/params.json``, ``dest/provenance.json`` and per fold
+    ``dest/fold-<k>/metrics.json`` (``records[k]``), a ``done`` marker, and the
+    files ``fold_files[k]`` (``{name: source}``). :func:`export_run` writes a
+    fold sweep this way; scripts that score without the fold runner (the
+    untrained rows of DILRAN's Table 2) call it directly, so every run reads
+    back with :func:`mmlib.runs.aggregate.read_run`. ``dest`` is replaced as a
+    whole (built beside it, then renamed), so it never mixes two runs.
+    """
+    if not records:
+        raise ParameterError(f"{dest}: a run needs at least one fold record")
+    for fold, record in records.items():
+        listed = set(record.get("artifacts", []))
+        given = set((fold_files or {}).get(fold, {})) - {DONE}
+        if listed != given:
+            raise ParameterError(f"{dest}: fold {fold} lists artifacts {sorted(listed)} but {sorted(given)} were given")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        shutil.copy2(run_dir / PARAMS, staging / PARAMS)
-        for fold_dir in fold_dirs:
-            (staging / fold_dir.name).mkdir()
-            for small in (METRICS, DONE):
-                shutil.copy2(fold_dir / small, staging / fold_dir.name / small)
-        swept = json.loads((run_dir / PARAMS).read_text())
-        params = swept.get("params", {})
-        write_provenance(staging / PROVENANCE, command=command, params={"chapter": name, "tag": tag, **params},
-                         seed=params.get("seed"), data_files_or_checksums=data_files_or_checksums,
-                         wall_time_s=wall_time_s, device=device, git_at_start=git_at_start)
+        atomic.write_json(staging / PARAMS, {"chapter": chapter, "params": dict(params)})
+        for fold, record in sorted(records.items()):
+            fold_dir = staging / f"fold-{fold}"
+            fold_dir.mkdir()
+            atomic.write_json(fold_dir / METRICS, dict(record))
+            files = dict((fold_files or {}).get(fold, {}))
+            for name, source in files.items():
+                if not Path(source).is_file():
+                    raise DataError(source, "listed in the fold's record but missing")
+                shutil.copy2(source, fold_dir / name)
+            if DONE not in files:
+                atomic.write_json(fold_dir / DONE, {"chapter": chapter, "fold": fold})
+        write_provenance(staging / PROVENANCE, command=command, params={"chapter": chapter, "tag": tag, **params},
+                         seed=params.get("seed"), data=data, wall_time_s=wall_time_s, device=device,
+                         git_at_start=git_at_start)
         for path in [staging, *staging.rglob("*")]:  # mkdtemp and atomic writes leave owner-only modes
             path.chmod(0o755 if path.is_dir() else 0o644)
         if dest.exists():
@@ -208,6 +267,41 @@ def export_run(
         if staging.exists():
             shutil.rmtree(staging)
     return dest
+
+
+def read_provenance(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The ``provenance.json`` of an exported run, checked for the fields every record has."""
+    path = Path(run_dir) / PROVENANCE
+    if not path.is_file():
+        raise DataError(path, "missing: an exported run needs its provenance record")
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(path, f"not valid JSON ({exc})") from None
+    missing = [k for k in ("command", "git", "params", "data", "wall_time_s", "device") if k not in record]
+    if missing:
+        raise DataError(path, f"lacks {missing}")
+    return record
+
+
+def describe_provenance(record: Mapping[str, Any]) -> dict[str, str]:
+    """One provenance record as short display strings (the rows of a results chapter's provenance table)."""
+    git, device, data = record["git"], record["device"], record["data"]
+    state = "unknown" if git.get("dirty") is None else ("with uncommitted changes" if git["dirty"] else "clean")
+    if "sha256" in data:
+        shown_data = f"{len(data['sha256'])} files, SHA-256 recorded"
+    else:
+        shown_data = ", ".join(f"{k}={v}" for k, v in data.get("description", {}).items()) or "—"
+    params = {k: v for k, v in record["params"].items() if k not in ("chapter", "tag")}
+    return {
+        "command": record["command"],
+        "git commit": f"{(git.get('commit') or '?')[:10]} ({state})",
+        "wall time": f"{record['wall_time_s'] / 60:.1f} min",
+        "device": f"{device.get('name', '?')}: {device.get('cpu_model', '?')}, {device.get('cpu_count', '?')} cores",
+        "versions": ", ".join(f"{k} {v}" for k, v in record.get("versions", {}).items()),
+        "data": shown_data,
+        "parameters": ", ".join(f"{k}={v}" for k, v in sorted(params.items())),
+    }
 
 
 if __name__ == "__main__":  # `python -m mmlib.runs.provenance`: the git state now, as JSON (reference scripts)
