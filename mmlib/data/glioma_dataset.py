@@ -65,8 +65,6 @@ GRADE_LABELS = {"LGG": 0, "HGG": 1}
 PRIORITY_ORDER = ("t1ce", "t2", "flair", "t1")
 #: The paper's input size, (D, H, W) = 150 slices of 240 x 240 (Sec. IV-A, "Implementation details").
 PAPER_SPATIAL_SIZE = (150, 240, 240)
-#: The paper's full-scale settings (Sec. IV-A), for the chapters' "Full scale" admonitions.
-PAPER_FULL_SCALE = {"spatial_size": PAPER_SPATIAL_SIZE, "batch_size": 1, "stage1_epochs": 200, "stage2_epochs": 50}
 
 _RAS_TO_MODEL = (0, 3, 2, 1)  # (C, x, y, z) -> (C, z, y, x) = (C, D, H, W)
 _FITS = ("crop", "resize")
