@@ -35,19 +35,10 @@ start=$(date +%s)
   -p seed=$SEED -p n_folds=3 -p dataset=brats2017-radiomics
 wall=$(( $(date +%s) - start ))
 
-"$PYTHON" - "$wall" "$GIT_AT_START" "${csvs[@]}" <<EOF
-import json
-import sys
-from pathlib import Path
-
-from mmlib.runs.provenance import export_run
-
-for record in sorted(Path("runs/guidance/radiomics/$TAG").glob("fold-*/metrics.json")):
-    if json.loads(record.read_text())["extra"]["dataset"] != "brats2017-radiomics":
-        sys.exit(f"{record}: not a run on the real radiomics tables; not exported")
-
-dest = export_run("guidance/radiomics", "$TAG", None, "results/guidance/radiomics", command="$COMMAND",
-                  data_files_or_checksums=sys.argv[3:], wall_time_s=float(sys.argv[1]), device="cpu",
-                  git_at_start=json.loads(sys.argv[2]))
-print(f"exported to {dest}")
-EOF
+for record in runs/guidance/radiomics/"$TAG"/fold-*/metrics.json; do  # never export a phantom fallback
+  "$PYTHON" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["extra"]["dataset"] != "brats2017-radiomics")' "$record" \
+    || { echo "error: $record is not a run on the real radiomics tables; not exported" >&2; exit 1; }
+done
+# The provenance's data are the SHA-256 of the three CSVs, as each fold recorded them.
+"$PYTHON" -m mmlib.runs.export guidance/radiomics "$TAG" results/guidance/radiomics \
+  --command "$COMMAND" --wall-time "$wall" --git-at-start "$GIT_AT_START"

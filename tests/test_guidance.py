@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from mmlib.errors import DataError, ParameterError
 from mmlib.papers.guidance.model import GuidanceModel
-from mmlib.papers.guidance.training import guidance_forward, guidance_losses, prepare_stage2, train_stage1, train_stage2
+from mmlib.papers.guidance.training import (guidance_losses, head_names, head_probabilities, prepare_stage2, train_stage1,
+                                            train_stage2)
 from mmlib.train.classification import class_counts, class_weights, weighted_cross_entropy
 from mmlib.train.loop import predict
 
@@ -156,9 +158,15 @@ def test_two_stage_training_runs_and_resumes(tmp_path):
                          checkpoint_path=tmp_path / "s2.pt", seed=0)
     assert [r["epoch"] for r in again.epochs] == [1, 2]
     assert torch.equal(model.branches["t2"].lfe[0][0].weight, trained)
-    preds = predict(model, loader, device="cpu", forward=guidance_forward())
-    assert preds["prob"].shape == (2,) and ((preds["prob"] >= 0) & (preds["prob"] <= 1)).all()
+    preds = predict(model, loader, device="cpu",
+                    forward=lambda model, batch, device: {**head_probabilities(model, batch, device), "label": batch["label"]})
+    assert head_names(model) == ["t1ce", "t1ce+t2", "t1ce+t2+flair"]
+    assert preds["t1ce+t2+flair"].shape == (2,) and ((preds["t1ce+t2+flair"] >= 0) & (preds["t1ce+t2+flair"] <= 1)).all()
     assert preds["label"].tolist() == [0, 1]
+    with torch.no_grad():  # the last head is the model's prediction, G(t_M)
+        fused = torch.softmax(model.eval()(next(iter(loader)))["fused"], dim=1)[:, 1]
+    assert np.allclose(preds["t1ce+t2+flair"], fused.numpy(), atol=1e-6)
+    assert not np.allclose(preds["t1ce"], preds["t1ce+t2+flair"])
 
 
 def test_stage2_needs_a_secondary_modality():

@@ -6,12 +6,15 @@ standard deviations of pixel fusion on BraTS2019). Columns are the paper's AUC,
 Accuracy, Sensitivity and Specificity, named as :data:`mmlib.eval.metrics.METRICS`
 names them. Rows are named as the paper names them; Table VII's rows by the
 modalities used, in the paper's column order (``"T1ce + Flair + T1 + T2"``).
-The chapters and :mod:`mmlib.papers.guidance.claims` read these.
+The chapters and :mod:`mmlib.papers.guidance.claims` read these. The chapters' "Full
+scale" boxes are rendered from :data:`FULL_SCALE_UNIMODAL`, :data:`FULL_SCALE_GUIDANCE`
+and :data:`FULL_SCALE_FUSION`.
 """
 
 from __future__ import annotations
 
 from mmlib.eval.tables import PaperTable
+from mmlib.runs.full_scale import FullScale
 
 PAPER = "cross-modality-guidance-dual-attention.txt"
 COLUMNS = ["auc", "acc", "sensitivity", "specificity"]  # the paper's AUC, Accuracy, Sensitivity, Specificity
@@ -91,3 +94,35 @@ TABLE_VIII_2019 = PaperTable(PAPER, "Table VIII", "comparison with other grading
     "MMD-VAE": cells("0.943±0.023", "0.942±0.028", "0.907±0.046", "0.977±0.012"),
     "Ours": cells("0.966±0.021", "0.970±0.010", "0.958±0.039", "0.974±0.065"),
 })
+
+
+# The chapters' full-scale settings (Sec. IV-A and IV-C): BraTS on a GPU, by parameters only.
+_PAPER_TRAINING = {"dataset": "brats2018", "data_root": "/path/to/data", "spatial_size": (150, 240, 240),
+                   "width": 1.0, "batch_size": 1, "lr": 1e-5, "device": "cuda", "precision": "amp",
+                   "kinetics_weights": "mc3_18-kinetics.pth"}
+_KINETICS_NOTE = ("<code>kinetics_weights</code> is a torchvision-format <code>mc3_18</code> Kinetics-400 "
+                  "state_dict that you obtain yourself (no download happens at run time); without it the RMCs "
+                  "start from a random initialisation. Use <code>dataset=\"brats2019\"</code> for the BraTS2019 "
+                  "columns.")
+
+FULL_SCALE_UNIMODAL = FullScale(
+    "guidance/unimodal", {**_PAPER_TRAINING, "max_epochs": 200, "checkpoint_dir": "checkpoints/unimodal"},
+    source="Sec. IV-C: Adam at lr 1e-5, 200 epochs, batch 1, Kinetics-pretrained RMC", note=_KINETICS_NOTE,
+    tag="brats2018")
+FULL_SCALE_GUIDANCE = FullScale(
+    "guidance/guidance-model",
+    {**_PAPER_TRAINING, "secondaries": ("t2", "flair", "t1"), "stage1_epochs": 200, "stage2_epochs": 50,
+     "checkpoint_dir": "checkpoints/guidance"},
+    source="Sec. IV-C and Algorithm 1: T_p = 200 and T_s = 50 epochs; secondaries in the paper's priority order",
+    note=_KINETICS_NOTE + " The paper reports about 12 hours for stage 1 and 10 hours for stage 2 on one GPU. "
+    "Pass sequences as lists on the command line (papermill hands a tuple over as its string). With the same "
+    "<code>checkpoint_dir</code>, the other subsets of Table VII reuse each fold's stage 1 and train stage 2 only.",
+    tag="brats2018-all")
+FULL_SCALE_FUSION = FullScale(
+    "guidance/fusion-baselines",
+    {**_PAPER_TRAINING, "max_epochs": 200, "agg_roi_size": (64, 96, 96), "checkpoint_dir": "checkpoints/fusion"},
+    source="Sec. IV-F: the fusion baselines on the pre-trained RMC, the paper's training settings",
+    note=_KINETICS_NOTE + " AGG's tumour box grows with the input; (64, 96, 96) holds a BraTS tumour. Feature and "
+    "decision fusion hold four RMCs each: at 150 x 240 x 240 and batch 1 they need about four times the memory of one "
+    "RMC (<code>benchmarks/guidance_speed.py</code> measures one RMC's).",
+    tag="brats2018")

@@ -120,12 +120,17 @@ def train_stage2(model: GuidanceModel, train_loader, *, counts: Sequence[float],
                optimizer=optimizer, max_epochs=max_epochs, **fit_kwargs)
 
 
-def guidance_forward(label_key: str = "label"):
-    """``forward(model, batch, device)`` for :func:`mmlib.train.loop.predict`: HGG probability of the fused output."""
+def head_names(model: GuidanceModel) -> list[str]:
+    """The heads' names in order: ``"t1ce"`` (G(f_p)), ``"t1ce+flair"`` (G(t_1)), ... (G(t_M), the prediction)."""
+    names = [model.primary_name, *model.secondary_names]
+    return ["+".join(names[:i + 1]) for i in range(len(names))]
 
-    def forward(model: GuidanceModel, batch: Mapping[str, Any], device) -> dict[str, torch.Tensor]:
-        inputs = {m: batch[m].to(device) for m in model.modalities if m in batch}
-        out = model(inputs)
-        return {"prob": torch.softmax(out["fused"].float(), dim=1)[:, 1], "label": _labels(batch, label_key, device)}
 
-    return forward
+def head_probabilities(model: GuidanceModel, batch: Mapping[str, Any], device) -> dict[str, torch.Tensor]:
+    """HGG probability of every head (Eqs. 1, 3-5) for one batch, named by :func:`head_names`.
+
+    The last head, G(t_M), has seen every modality: it is the model's prediction.
+    """
+    out = model({m: batch[m].to(device) for m in model.modalities})
+    logits = [out["primary"], *(out["secondary"][m] for m in model.secondary_names)]
+    return {name: torch.softmax(l.float(), dim=1)[:, 1] for name, l in zip(head_names(model), logits)}

@@ -1,0 +1,347 @@
+"""One cross-validation fold of the guidance paper's experiments, as the fold chapters run it.
+
+Every fold chapter of the glioma part (uni-modal RMCs and their ensemble,
+Tables III-VI; the guidance-aided model, Table VII; the fusion baselines,
+Table VIII) runs the same pipeline, written once here:
+
+1. :func:`fold_split`: the paper's patient-level stratified k-fold (Sec. IV-C,
+   3 folds), with a validation set carved from the training patients for
+   choosing the epoch, never the test fold;
+2. :func:`volume_loader`: MONAI loaders over :class:`~mmlib.data.glioma_dataset.GliomaVolumes`;
+3. :func:`train_classifier`: the weighted cross-entropy of Eqs. 1-2, Adam, the
+   epoch with the lowest validation loss kept (:func:`mmlib.train.loop.fit`);
+   for the guidance-aided model, :func:`run_stage1` and :func:`run_stage2`
+   (Algorithm 1), stage 1 cached per fold and settings (:func:`stage_dir`);
+4. :func:`test_scores`: positive-class (HGG) probabilities on the test fold;
+5. :func:`record_methods`: every method's metrics and scores on the same test
+   cases in one :func:`mmlib.runs.record_fold_result` call, with the data read.
+
+Hand-written glue around MONAI, scikit-learn and the shared layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from mmlib.data.glioma_dataset import GliomaVolumes, check_fold_classes, make_loader
+from mmlib.data.splits import make_folds
+from mmlib.errors import ParameterError
+from mmlib.eval.metrics import binary_metrics
+from mmlib import atomic
+from mmlib.papers.guidance.modality_fusion import (AGGClassifier, DecisionFusionRMC, FeatureFusionRMC, PixelFusionRMC,
+                                                   tumour_roi_batch)
+from mmlib.papers.guidance.model import GuidanceModel
+from mmlib.papers.guidance.rmc import load_kinetics_weights
+from mmlib.papers.guidance.training import make_optimizer, train_stage1, train_stage2
+from mmlib.runs import record_fold_result
+from mmlib.train.checkpoint import load_checkpoint
+from mmlib.train.classification import LogitsFn, class_weights, validation_fn, weighted_cross_entropy
+from mmlib.train.loop import History, fit, predict
+
+#: How the glioma phantoms of this part are drawn (:func:`mmlib.data.glioma_dataset.glioma_cases`).
+PHANTOM_GENERATOR = "mmlib.data.phantoms.glioma_phantoms (task='grade', difficulty=0.5)"
+#: The three sides of a fold.
+SIDES = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class FoldSplit:
+    """One fold's cases: ``sides`` maps ``"train"``, ``"validation"``, ``"test"`` to case ids."""
+
+    fold: int
+    by_id: Mapping[str, dict]
+    sides: Mapping[str, list[str]]
+
+    def cases(self, side: str) -> list[dict]:
+        """The case dicts of one side, in the split's order."""
+        return [self.by_id[i] for i in self._ids(side)]
+
+    def labels(self, side: str) -> list[int]:
+        """The labels (1 = HGG) of one side."""
+        return [int(self.by_id[i]["label"]) for i in self._ids(side)]
+
+    def counts(self) -> pd.DataFrame:
+        """Cases, HGG and LGG per side (one row per side)."""
+        return pd.DataFrame({side: {"cases": len(self.sides[side]), "HGG": sum(self.labels(side)),
+                                    "LGG": len(self.sides[side]) - sum(self.labels(side))} for side in SIDES}).T
+
+    def _ids(self, side: str) -> list[str]:
+        if side not in self.sides:
+            raise ParameterError(f"side={side!r} must be one of {list(SIDES)}")
+        return self.sides[side]
+
+
+def fold_split(cases: Sequence[dict], fold: int, n_folds: int, seed: int, val_fraction: float = 0.25) -> FoldSplit:
+    """Fold ``fold`` of a patient-level stratified ``n_folds``-fold split, with a validation part.
+
+    The test side is fold ``fold`` of :func:`mmlib.data.splits.make_folds` over
+    all cases (grouped by patient, ``case["group"]``). The validation side is
+    the first fold of a ``round(1 / val_fraction)``-fold split of the training
+    patients, so it is patient-level and stratified too; the rest trains. The
+    same ``seed`` gives the same split in every chapter, so their test cases
+    can be compared case by case.
+
+    Raises
+    ------
+    ParameterError
+        ``val_fraction`` outside (0, 0.5), or ``fold`` outside ``range(n_folds)``.
+    DataError
+        A side without both grades (:func:`~mmlib.data.glioma_dataset.check_fold_classes`).
+    """
+    if not 0 < val_fraction < 0.5:
+        raise ParameterError(f"val_fraction={val_fraction} must lie in (0, 0.5)")
+    if not 0 <= fold < n_folds:
+        raise ParameterError(f"fold={fold} must lie in 0..{n_folds - 1} (n_folds={n_folds})")
+    by_id = {c["case_id"]: c for c in cases}
+
+    def folds_of(ids: list[str], k: int) -> list[dict]:
+        return make_folds(ids, [by_id[i]["label"] for i in ids], [by_id[i]["group"] for i in ids], n_folds=k, seed=seed)
+
+    outer = folds_of(list(by_id), n_folds)[fold]
+    inner = folds_of(outer["train"], round(1 / val_fraction))[0]
+    split = FoldSplit(fold, by_id, {"train": inner["train"], "validation": inner["test"], "test": outer["test"]})
+    check_fold_classes(split.labels("train"), split.labels("test"), fold)
+    check_fold_classes(split.labels("train"), split.labels("validation"), fold)
+    return split
+
+
+def volume_loader(split: FoldSplit, side: str, modalities: Sequence[str], *, batch_size: int, seed: int,
+                  spatial_size: Sequence[int] | None = None, with_seg: bool = False) -> torch.utils.data.DataLoader:
+    """A loader over one side's volumes; the training side is shuffled and augmented, the others are not."""
+    train = side == "train"
+    volumes = GliomaVolumes(split.cases(side), modalities=tuple(modalities), train=train, spatial_size=spatial_size,
+                            with_seg=with_seg, seed=seed)
+    return make_loader(volumes, batch_size=batch_size, shuffle=train, seed=seed)
+
+
+def modality_logits(modality: str) -> LogitsFn:
+    """``logits_fn`` of a one-modality network (an RMC on ``batch[modality]``)."""
+    def logits(model: nn.Module, batch: Mapping[str, Any], device) -> torch.Tensor:
+        return model(batch[modality].to(device))
+
+    return logits
+
+
+def modalities_logits(modalities: Sequence[str]) -> LogitsFn:
+    """``logits_fn`` of a network that takes ``{modality: volume}`` (the fusion baselines)."""
+    def logits(model: nn.Module, batch: Mapping[str, Any], device) -> torch.Tensor:
+        return model({m: batch[m].to(device) for m in modalities})
+
+    return logits
+
+
+#: The Table VIII baselines :func:`build_baseline` knows, in the order the chapter trains them.
+BASELINES = ("pixel", "feature", "decision", "agg")
+
+
+def build_baseline(method: str, modalities: Sequence[str], *, width: float, decision_hidden: int,
+                   agg_roi_size: Sequence[int], agg_channels: Sequence[int], kinetics_weights: str | None = None,
+                   seed: int = 0) -> nn.Module:
+    """One Table VIII baseline (Sec. IV-F), initialised from ``seed``; Kinetics weights into each of its RMCs.
+
+    ``"pixel"``, ``"feature"``, ``"decision"``: fusion on the RMC backbone;
+    ``"agg"``: the 3D CNN on tumour boxes (:class:`~mmlib.papers.guidance.modality_fusion.AGGClassifier`).
+    """
+    if method not in BASELINES:
+        raise ParameterError(f"method={method!r} must be one of {list(BASELINES)}")
+    torch.manual_seed(seed)  # the same initialisation stream for every method
+    if method == "pixel":
+        net = PixelFusionRMC(modalities, width=width, dropout=0.5)
+        rmcs = [net.rmc]
+    elif method == "feature":
+        net = FeatureFusionRMC(modalities, width=width, dropout=0.5)
+        rmcs = list(net.extractors.values())
+    elif method == "decision":
+        net = DecisionFusionRMC(modalities, width=width, dropout=0.5, hidden=decision_hidden)
+        rmcs = list(net.classifiers.values())
+    else:
+        net = AGGClassifier(len(modalities), roi_size=tuple(agg_roi_size), channels=tuple(agg_channels), dropout=0.5)
+        rmcs = []
+    if kinetics_weights is not None:
+        for rmc in rmcs:
+            load_kinetics_weights(rmc, kinetics_weights)
+    return net
+
+
+def baseline_logits(method: str, modalities: Sequence[str], agg_roi_size: Sequence[int], agg_margin: int) -> LogitsFn:
+    """``logits_fn`` of a :func:`build_baseline` network: every modality, or AGG's tumour boxes cut around the mask."""
+    if method != "agg":
+        return modalities_logits(modalities)
+
+    def logits(model, batch, device):
+        return model(tumour_roi_batch(batch, modalities, tuple(agg_roi_size), margin=agg_margin).to(device))
+
+    return logits
+
+
+def train_classifier(net: nn.Module, train_loader, val_loader, *, logits_fn: LogitsFn, counts: Sequence[int],
+                     max_epochs: int, lr: float, weight_decay: float, device, precision: str, seed: int,
+                     checkpoint_path: str | Path, desc: str) -> History:
+    """Train ``net`` with the weighted cross-entropy (Eqs. 1-2) and Adam; keep the epoch of lowest validation loss.
+
+    ``counts`` are the training fold's class counts. After every epoch the
+    validation loss (the same weighted loss) and AUC are logged
+    (:func:`mmlib.train.classification.validation_fn`); the best epoch's
+    weights are loaded into ``net`` at the end. One progress bar per network.
+    """
+    criterion = weighted_cross_entropy(counts).to(device)
+
+    def loss_fn(model, batch, device):
+        return criterion(logits_fn(model, batch, device), batch["label"].to(device))
+
+    val_fn = validation_fn(val_loader, logits_fn, weight=criterion.weight, device=device, precision=precision)
+    history = _fit_with_bar(lambda on_epoch_end: fit(
+        net, train_loader, loss_fn=loss_fn, optimizer=make_optimizer(net.parameters(), lr, weight_decay),
+        max_epochs=max_epochs, device=device, precision=precision, val_fn=val_fn, select_on="loss", select_mode="min",
+        checkpoint_path=checkpoint_path, seed=seed, progress=False, on_epoch_end=on_epoch_end), max_epochs, desc)
+    load_checkpoint(history.best_path, model=net, map_location=device)
+    return history
+
+
+def _fit_with_bar(train, max_epochs: int, desc: str) -> History:
+    """Run ``train(on_epoch_end=...)`` under one progress bar over its epochs."""
+    with tqdm(total=max_epochs, desc=desc, mininterval=5.0) as bar:
+        return train(on_epoch_end=lambda record: bar.update(1))
+
+
+def fused_logits(model: GuidanceModel, batch: Mapping[str, Any], device) -> torch.Tensor:
+    """``logits_fn`` of the guidance-aided model's prediction, G(t_M)."""
+    return model({m: batch[m].to(device) for m in model.modalities})["fused"]
+
+
+def stage_dir(root: str | Path, stage: str, settings: Mapping[str, Any], fold: int) -> tuple[Path, bool]:
+    """``(folder, reused)``: where a training stage of ``fold`` keeps its checkpoints, keyed by its settings.
+
+    Runs with equal settings share the folder, so the 8 subsets of Table VII
+    train stage 1 (which does not depend on the subset) once per fold; the
+    settings are written beside the checkpoints. ``reused`` says whether a
+    finished checkpoint was already there.
+    """
+    folder = Path(root) / f"{stage}-{settings_key(settings)}" / f"fold-{fold}"
+    reused = (folder / "last.pt").is_file()
+    atomic.write_json(folder / "settings.json", json.loads(json.dumps({**settings, "fold": fold}, default=str)))
+    return folder, reused
+
+
+def run_stage1(model: GuidanceModel, train_loader, val_loader, *, counts: Sequence[int], max_epochs: int, lr: float,
+               weight_decay: float, device, precision: str, seed: int, checkpoint_path: str | Path) -> History:
+    """Algorithm 1 lines 1-6 (:func:`~mmlib.papers.guidance.training.train_stage1`), the epoch chosen on validation loss.
+
+    The best epoch's weights are loaded into ``model.primary``.
+    """
+    val_fn = validation_fn(val_loader, modality_logits(model.primary_name), weight=class_weights(counts),
+                           device=device, precision=precision)
+    history = _fit_with_bar(lambda on_epoch_end: train_stage1(
+        model, train_loader, counts=counts, max_epochs=max_epochs, lr=lr, weight_decay=weight_decay, device=device,
+        precision=precision, val_fn=val_fn, select_on="loss", select_mode="min", checkpoint_path=checkpoint_path,
+        seed=seed, progress=False, on_epoch_end=on_epoch_end), max_epochs, f"stage 1 ({model.primary_name})")
+    load_checkpoint(history.best_path, model=model.primary, map_location=device)
+    return history
+
+
+def run_stage2(model: GuidanceModel, train_loader, val_loader, *, counts: Sequence[int], max_epochs: int,
+               train_primary: bool, lr: float, weight_decay: float, device, precision: str, seed: int,
+               checkpoint_path: str | Path) -> History:
+    """Algorithm 1 lines 7-22 (:func:`~mmlib.papers.guidance.training.train_stage2`), the epoch chosen on the
+    validation loss of G(t_M); the best epoch's weights are loaded into ``model``."""
+    val_fn = validation_fn(val_loader, fused_logits, weight=class_weights(counts), device=device, precision=precision)
+    history = _fit_with_bar(lambda on_epoch_end: train_stage2(
+        model, train_loader, counts=counts, max_epochs=max_epochs, train_primary=train_primary, lr=lr,
+        weight_decay=weight_decay, device=device, precision=precision, val_fn=val_fn, select_on="loss",
+        select_mode="min", checkpoint_path=checkpoint_path, seed=seed, progress=False, on_epoch_end=on_epoch_end),
+        max_epochs, "stage 2 (" + "+".join(model.modalities) + ")")
+    load_checkpoint(history.best_path, model=model, map_location=device)
+    return history
+
+
+def training_summary(histories: Mapping[str, History]) -> pd.DataFrame:
+    """Best epoch, its validation loss, the last training loss and the seconds spent, one row per network."""
+    return pd.DataFrame({name: {"best epoch": h.best_epoch, "best val loss": h.best_value,
+                                "last train loss": h.epochs[-1]["train_loss"],
+                                "seconds": sum(e["seconds"] for e in h.epochs)}
+                         for name, h in histories.items()}).T
+
+
+def test_scores(net: nn.Module, loader, probabilities: Callable[[nn.Module, Mapping[str, Any], Any], Mapping[str, torch.Tensor]],
+                *, device, precision: str) -> dict[str, np.ndarray]:
+    """Every HGG probability ``probabilities(net, batch, device)`` returns, plus ``label`` and ``case_id``, over ``loader``.
+
+    ``probabilities`` gives ``{method: (B,) probabilities}`` for one batch, so
+    one pass scores several heads or ensemble members on the same cases.
+    """
+    def forward(model, batch, device):
+        return {**probabilities(model, batch, device), "label": batch["label"], "case_id": np.array(batch["case_id"])}
+
+    return predict(net, loader, device=device, precision=precision, forward=forward)
+
+
+def softmax_positive(logits_fn: LogitsFn, name: str):
+    """``probabilities`` for :func:`test_scores`: ``{name: softmax(logits)[:, 1]}``."""
+    def probabilities(model, batch, device):
+        return {name: torch.softmax(logits_fn(model, batch, device).float(), dim=1)[:, 1]}
+
+    return probabilities
+
+
+def ensemble_probabilities(model, batch: Mapping[str, Any], device) -> dict[str, torch.Tensor]:
+    """``probabilities`` for :func:`test_scores` of a :class:`~mmlib.papers.guidance.modality_fusion.ProbabilityEnsemble`.
+
+    Each member's HGG probability (named by its modality) and the ensemble's
+    (``"ensemble"``, the average; Tables III/IV, last row).
+    """
+    inputs = {m: batch[m].to(device) for m in model.modalities}
+    members = {m: torch.softmax(model.members[m](inputs[m]).float(), dim=1)[:, 1] for m in model.modalities}
+    return {**members, "ensemble": model(inputs)[:, 1].float()}
+
+
+def method_metrics(y_true: Sequence[int], scores: Mapping[str, Sequence[float]], fold: int) -> dict[str, dict]:
+    """:func:`mmlib.eval.metrics.binary_metrics` (threshold 0.5, the papers') of every method's scores."""
+    return {m: binary_metrics(y_true, s, where=f"fold {fold}, {m}") for m, s in scores.items()}
+
+
+def metrics_frame(per_method: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """AUC, accuracy, sensitivity and specificity (the paper's columns), one row per method."""
+    return pd.DataFrame(per_method).T[["auc", "acc", "sensitivity", "specificity"]]
+
+
+def cases_data(dataset: str, cases: Sequence[dict], *, n_cases: int, shape: Sequence[int], seed: int,
+               modalities: Sequence[str]) -> dict | list[str]:
+    """What a fold read, for provenance: the phantom generator's settings, or the files of every case used."""
+    if dataset == "glioma-phantoms":
+        return {"dataset": dataset, "generator": PHANTOM_GENERATOR, "n_cases": n_cases, "shape_xyz": list(shape),
+                "seed": seed}
+    return sorted(str(c[key]) for c in cases for key in (*modalities, "seg") if c.get(key) is not None)
+
+
+def record_methods(final: str, split: FoldSplit, scores: Mapping[str, np.ndarray], *, data, extra: Mapping[str, Any],
+                   methods: Sequence[str] | None = None) -> dict:
+    """One fold record: ``final``'s metrics and scores at the top, every method's under ``extra["methods"]``.
+
+    ``scores`` is the output of :func:`test_scores` (one array per method plus
+    ``label`` and ``case_id``); ``methods`` (default: every score but those two)
+    are the ones recorded. The side sizes join ``extra``.
+    """
+    y_true, case_ids = scores["label"], scores["case_id"]
+    methods = list(methods) if methods is not None else [k for k in scores if k not in ("label", "case_id")]
+    if final not in methods:
+        raise ParameterError(f"final={final!r} is not among the methods {methods}")
+    per_method = method_metrics(y_true, {m: scores[m] for m in methods}, split.fold)
+    return record_fold_result(
+        per_method[final], y_true=y_true, y_score=scores[final], case_ids=case_ids,
+        methods={m: {"metrics": per_method[m], "y_score": scores[m]} for m in methods},
+        extra={**extra, "n_cases": {side: len(ids) for side, ids in split.sides.items()}}, data=data)
+
+
+def settings_key(settings: Mapping[str, Any]) -> str:
+    """A short hash of training settings: checkpoints trained with equal settings share a folder."""
+    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
