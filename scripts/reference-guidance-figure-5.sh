@@ -47,14 +47,15 @@ wall=$(( $(date +%s) - start ))
 
 "$PYTHON" - "$DEST" "$COMMAND" "$wall" "$SEED" "$N_CASES" "$FOLD" "$GIT_AT_START" <<'PY'
 import json, sys
-from mmlib.runs.export import phantom_data_record
+from mmlib.papers.guidance.protocol import PHANTOM_GENERATOR
 from mmlib.runs.provenance import write_provenance
 
 dest, command, wall, seed, n_cases, fold, git_at_start = sys.argv[1:]
 params = {"fold": int(fold), "unimodal": "scripts/reference-guidance-tables-iii-iv.sh settings, this fold",
           "guidance": "scripts/reference-guidance-table-vii.sh settings, t1ce+flair+t2+t1, this fold"}
 write_provenance(f"{dest}/provenance.json", command=command, params=params, seed=int(seed),
-                 data_files_or_checksums=phantom_data_record("guidance/unimodal", int(n_cases), int(seed)),
+                 data_files_or_checksums={"dataset": "glioma-phantoms", "generator": PHANTOM_GENERATOR,
+                                          "n_cases": int(n_cases), "shape_xyz": [32, 40, 32], "seed": int(seed)},
                  wall_time_s=float(wall), device="cpu", git_at_start=json.loads(git_at_start))
 print(f"wrote {dest}/provenance.json")
 PY

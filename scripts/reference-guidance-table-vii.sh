@@ -21,7 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 SEED=0
 N_CASES=90
-PHANTOM_SHAPE="[32, 40, 32]"  # the export below repeats it as --shape 32 40 32
+PHANTOM_SHAPE="[32, 40, 32]"
 STAGE1_EPOCHS=25
 STAGE2_EPOCHS=6
 CHECKPOINTS=runs/checkpoints/guidance-table-vii  # stage-1 (and stage-2) checkpoints, git-ignored
@@ -52,6 +52,6 @@ start=$(date +%s)
   wall=$(( $(date +%s) - start ))
 
   "$PYTHON" -m mmlib.runs.export guidance/guidance-model "$tag" "results/guidance/table-vii/$name" \
-    --command "$COMMAND" --wall-time "$wall" --seed $SEED --n-cases $N_CASES --shape 32 40 32 \
+    --command "$COMMAND" --wall-time "$wall" \
     --git-at-start "$GIT_AT_START"
 done

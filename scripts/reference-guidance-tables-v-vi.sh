@@ -32,5 +32,5 @@ start=$(date +%s)
 wall=$(( $(date +%s) - start ))
 
 "$PYTHON" -m mmlib.runs.export guidance/unimodal "$TAG" results/guidance/tables-v-vi \
-  --command "$COMMAND" --wall-time "$wall" --seed $SEED --n-cases $N_CASES \
+  --command "$COMMAND" --wall-time "$wall" \
     --git-at-start "$GIT_AT_START"

@@ -16,9 +16,10 @@ SUBSET = "t1ce+flair"
 def write_fold(run, fold, cases, labels, methods):
     d = run / f"fold-{fold}"
     d.mkdir(parents=True)
-    record = {"metrics": {}, "predictions": {"case_id": cases, "y_true": labels, "y_score": [0.5] * len(cases)},
-              "extra": {"methods": {m: {"y_score": s} for m, s in methods.items()}}}
+    record = {"metrics": {"auc": 0.5}, "predictions": {"case_id": cases, "y_true": labels, "y_score": [0.5] * len(cases)},
+              "extra": {"methods": {m: {"metrics": {"auc": 0.5}, "y_score": s} for m, s in methods.items()}}}
     (d / "metrics.json").write_text(json.dumps(record))
+    (d / "done").write_text("{}")
 
 
 @pytest.fixture
@@ -28,8 +29,8 @@ def runs(tmp_path):
     # a: both RMCs wrong, guidance right; b: one RMC wrong; c: guidance wrong; d: LGG
     write_fold(rmc, 0, cases, labels, {"t1ce": [0.2, 0.7, 0.1, 0.9], "flair": [0.3, 0.4, 0.1, 0.9]})
     write_fold(guide, 0, cases[::-1], labels[::-1], {SUBSET: [0.1, 0.3, 0.8, 0.9]})  # another order: d, c, b, a
-    write_fold(rmc, 1, ["e"], [1], {"t1ce": [0.6], "flair": [0.4]})
-    write_fold(guide, 1, ["e"], [1], {SUBSET: [0.9]})
+    write_fold(rmc, 1, ["e", "f"], [1, 0], {"t1ce": [0.6, 0.2], "flair": [0.4, 0.2]})
+    write_fold(guide, 1, ["e", "f"], [1, 0], {SUBSET: [0.9, 0.1]})
     return rmc, guide
 
 

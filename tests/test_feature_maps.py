@@ -71,3 +71,42 @@ def test_admonition_escapes_the_title_and_keeps_the_html_text(monkeypatch):
     module.admonition("warning", "runs <missing>", "see <code>x</code>")
     assert shown[0].data == ('<div class="admonition warning"><p class="admonition-title">runs &lt;missing&gt;</p>'
                              "<p>see <code>x</code></p></div>")
+
+
+def test_figure5_maps_rebuild_the_case_from_the_kept_weights_and_round_trip(tmp_path):
+    from mmlib.data.glioma_dataset import GliomaVolumes, glioma_cases
+    from mmlib.errors import DataError
+    from mmlib.papers.guidance.feature_maps import figure5_maps, load_figure5_maps, save_figure5_maps
+    from mmlib.runs.aggregate import read_run
+    from mmlib.runs.provenance import write_run
+    from mmlib.train.checkpoint import save_checkpoint
+
+    mods = ("t1ce", "flair")
+    params = {"n_cases": 12, "phantom_shape": [12, 16, 12], "width": 0.125, "seed": 0}
+    record = {"metrics": {"auc": 0.5}, "predictions": {}, "extra": {}}
+    write_run(tmp_path / "run", chapter="guidance/unimodal", tag="t", params=params, records={0: record},
+              command="test", wall_time_s=0.0, device="cpu", data={"description": {}})
+    torch.manual_seed(0)
+    rmcs = {m: RMC(1, 2, width=0.125) for m in mods}
+    for m, rmc in rmcs.items():
+        save_checkpoint(tmp_path / "uni" / "fold-0" / m / "best.pt", model=rmc, optimizer=None, epoch=1, history=[])
+    model = GuidanceModel("t1ce", ("flair",), width=0.125)
+    save_checkpoint(tmp_path / "guide" / "stage2-abc" / "fold-0" / "best.pt", model=model, optimizer=None, epoch=1,
+                    history=[])
+    case = glioma_cases("glioma-phantoms", n_cases=12, shape=(12, 16, 12), seed=0)[3]
+    arrays, meta = figure5_maps(read_run(tmp_path / "run"), 0, case["case_id"], mods, tmp_path / "uni",
+                                tmp_path / "guide")
+    assert {k: v.shape for k, v in arrays.items()} == {k: (12, 16, 12) for k in (
+        "image_t1ce", "image_flair", "rmc_t1ce", "rmc_flair", "low_t1ce", "high_t1ce", "low_flair", "high_flair",
+        "tumour")}
+    item = GliomaVolumes([case], modalities=mods, train=False, seed=0)[0]
+    assert np.array_equal(arrays["image_flair"], item["flair"][0].numpy())
+    _, p_flair = rmc_high_level(rmcs["flair"], item["flair"][None])
+    assert meta["rmc_probability"]["flair"] == pytest.approx(p_flair)
+    save_figure5_maps(tmp_path / "maps.npz", arrays, meta)
+    saved, again = load_figure5_maps(tmp_path / "maps.npz", 0, case["case_id"])
+    assert np.allclose(saved["high_flair"], arrays["high_flair"], atol=1e-3) and again["case_id"] == case["case_id"]
+    with pytest.raises(DataError, match="not fold 1"):
+        load_figure5_maps(tmp_path / "maps.npz", 1, case["case_id"])
+    with pytest.raises(DataError, match="not a case"):
+        figure5_maps(read_run(tmp_path / "run"), 0, "nobody", mods, tmp_path / "uni", tmp_path / "guide")

@@ -7,7 +7,8 @@ import pytest
 from mmlib.config import REPO_ROOT
 from mmlib.errors import ParameterError
 from mmlib.eval.metrics import summarize_folds
-from mmlib.eval.tables import MISSING, PaperTable, compare, compare_frame, measured_table, parse_mean_std
+from mmlib.eval.tables import (MISSING, PaperTable, compare, compare_frame, measured_table, paper_beside_book,
+                               parse_mean_std)
 
 # Guidance paper, Table III (BraTS2018, uni-modality models), two rows as printed.
 TABLE_III = PaperTable(
@@ -77,3 +78,19 @@ def test_compare_styler_caption_names_table_file_and_data():
     assert "Table III" in html and "cross-modality-guidance-dual-attention.txt" in html
     assert "synthetic phantoms, 3 folds" in html
     assert "0.917 ± 0.061" in html and "this book" in html
+
+
+def test_paper_beside_book_puts_each_table_and_the_book_per_metric():
+    other = PaperTable("p.txt", "Table IV", "x", rows={"T1ce": {"auc": "0.901±0.023"}, "T1": {"auc": 0.733}},
+                       columns=["auc", "acc", "sensitivity", "specificity"])
+    measured = measured_table({"T1ce": summarize_folds([{"auc": 0.8}, {"auc": 0.9}]),
+                               "Ensemble": summarize_folds([{"auc": 0.6}, {"auc": 0.6}])})
+    frame = paper_beside_book({"2018": TABLE_III, "2019": other}, measured, "this book (phantoms)")
+    assert list(frame.columns[:3]) == [("auc", "2018"), ("auc", "2019"), ("auc", "this book (phantoms)")]
+    assert list(frame.index) == ["T1ce", "T1", "Ensemble"]
+    assert frame.loc["T1ce", ("auc", "2019")] == "0.901 ± 0.023"
+    assert frame.loc["T1", ("auc", "2019")] == "0.733"
+    assert frame.loc["Ensemble", ("auc", "this book (phantoms)")] == "0.600 ± 0.000"
+    assert frame.loc["Ensemble", ("auc", "2018")] == MISSING
+    with pytest.raises(ParameterError):
+        paper_beside_book({}, measured, "book")

@@ -193,3 +193,27 @@ def compare(paper: PaperTable, measured: pd.DataFrame, digits: int = 3, data_not
             ]
         )
     )
+
+
+def paper_beside_book(tables: dict[str, PaperTable], measured: pd.DataFrame, book: str, digits: int = 3) -> pd.DataFrame:
+    """Several paper tables of one layout (e.g. one per dataset) beside this book's numbers, as strings.
+
+    Per metric, one column per paper table (labelled by its key in ``tables``,
+    e.g. ``"BraTS2018 (Table III)"``) and one for this book (labelled ``book``,
+    which should name the data, e.g. ``"this book (phantoms)"``). Rows are the
+    first table's methods, then methods only this book measured (see
+    :func:`compare_frame`).
+    """
+    if not tables:
+        raise ParameterError("paper_beside_book needs at least one paper table")
+    frames = {label: compare_frame(table, measured, digits=digits) for label, table in tables.items()}
+    first = next(iter(frames.values()))
+    metrics = list(dict.fromkeys(first.columns.get_level_values(0)))
+    columns = {}
+    for metric in metrics:
+        for label, frame in frames.items():
+            columns[(metric, label)] = frame[(metric, "paper")].reindex(first.index)
+        columns[(metric, book)] = first[(metric, "this book")]
+    out = pd.concat(columns, axis=1)
+    out.index.name = "method"
+    return out

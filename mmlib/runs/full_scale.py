@@ -14,10 +14,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-import jupytext
-
 from mmlib.errors import ParameterError
-from mmlib.runs.runner import chapter_parameters, papermill_value, resolve_chapter
+from mmlib.runs.runner import chapter_defaults, papermill_value
 
 
 @dataclass(frozen=True)
@@ -40,8 +38,7 @@ class FullScale:
 
     def defaults(self) -> dict[str, Any]:
         """The chapter's own (CPU) defaults, read from its parameters cell."""
-        path, _ = resolve_chapter(self.chapter)
-        return chapter_parameters(jupytext.read(path), path)
+        return chapter_defaults(self.chapter)
 
     def check(self) -> None:
         """Raise unless every setting is a parameter of the chapter and differs from its default."""

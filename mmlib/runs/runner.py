@@ -109,6 +109,12 @@ def chapter_parameters(notebook: nbformat.NotebookNode, where: str | Path = "cha
     return defaults
 
 
+def chapter_defaults(chapter: str | os.PathLike) -> dict[str, Any]:
+    """The default parameters of a chapter (name or path), read from its ``.md``."""
+    path, _ = resolve_chapter(chapter)
+    return chapter_parameters(jupytext.read(path), path)
+
+
 def validate_parameters(known: dict[str, Any], params: dict[str, Any], folds: Iterable[int], where: str) -> None:
     """Refuse unknown parameter names and folds outside ``range(n_folds)``."""
     unknown = sorted(set(params) - set(known))

@@ -11,7 +11,6 @@ case meets it. Predictions are read from each fold's ``metrics.json``
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -19,14 +18,16 @@ from typing import Sequence
 import pandas as pd
 
 from mmlib.errors import DataError, ParameterError
+from mmlib.runs.aggregate import read_run
 
 
 def fold_scores(run_dir: str | os.PathLike, fold: int, methods: Sequence[str]) -> pd.DataFrame:
     """One fold's test HGG probabilities of ``methods`` (columns) by case, plus the label column ``HGG``."""
-    path = Path(run_dir) / f"fold-{fold}" / "metrics.json"
-    if not path.is_file():
-        raise DataError(path, "not found: is the run exported?")
-    record = json.loads(path.read_text())
+    run = read_run(run_dir)
+    path = Path(run_dir) / f"fold-{fold}"
+    if fold not in run.records:
+        raise DataError(path, "not a finished fold of the run: is the run exported?")
+    record = run.records[fold]
     recorded = record.get("extra", {}).get("methods", {})
     missing = [m for m in methods if m not in recorded]
     if missing:

@@ -7,22 +7,37 @@
 4. Guidance from the primary modality with secondary modalities added
    cumulatively is best, and more modalities help (Table VII).
 
-Each function takes mean AUCs by row name (a paper table or a measured run,
-the same function for both) and returns a :class:`Verdict`. Applied to the
+Each claim function takes mean AUCs by row name (a paper table or a measured
+run, the same function for both) and returns a :class:`Verdict`. Applied to the
 paper's own tables every claim holds, which :mod:`tests.test_guidance_claims`
 checks: the tests encode the claims as the paper states them, not as this book
-would like them. Hand-written: no library states these claims.
+would like them. :func:`paper_verdicts`, :func:`phantom_verdicts` and
+:func:`radiomics_verdicts` gather the verdicts of each source of numbers for
+the results chapters. Hand-written: no library states these claims.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 from scipy.stats import spearmanr
 
 from mmlib.errors import ParameterError
+from mmlib.eval.tables import PaperTable
+from mmlib.papers.guidance import paper
+from mmlib.papers.guidance.results import (MODALITY_ROWS, mean_auc, n_secondary, optional_run, radiomics_rows,
+                                           table_vii_methods, table_vii_runs)
+from mmlib.runs.paired import check_paired_runs, paired_differences
+
+#: Table VIII's fusion rows, by the recorded method name.
+FUSIONS = {"pixel": "Pixel fusion", "feature": "Feature fusion", "decision": "Decision fusion"}
+#: Table VII's row with every secondary modality.
+FULL = "T1ce + Flair + T1 + T2"
 
 
 @dataclass(frozen=True)
@@ -90,3 +105,115 @@ def guidance_cumulative(auc_by_subset: Mapping[str, float], n_secondary, full: s
     holds = best == full and rho > 0
     return Verdict(4, bool(holds), f"best {best} {values[best]:.3f} (all four {values[full]:.3f}); "
                                    f"Spearman rho(k, AUC) {rho:+.3f}")
+
+
+def ours_best(auc: Mapping[str, float], ours: str = "Ours") -> Verdict:
+    """Claim 4 as Table VIII states it: the guidance model (row ``ours``) has the highest AUC of all rows."""
+    values = _checked(auc, "claim 4, Table VIII", 2)
+    if ours not in values:
+        raise ParameterError(f"claim 4: no row named {ours!r} among {sorted(values)}")
+    others = {k: v for k, v in values.items() if k != ours}
+    best_other = max(others, key=others.get)
+    return Verdict(4, bool(values[ours] > others[best_other]),
+                   f"{ours} {values[ours]:.3f}; best other {best_other} {others[best_other]:.3f}")
+
+
+def table_viii_verdicts(rows: Mapping[str, object], radiomics: Mapping[str, object]) -> dict[str, list[Verdict]]:
+    """Table VIII's statements on this book's runs: fusion baselines (AGG included) below the T1ce RMC and the
+    guidance model on top (phantom ``rows``), and no fusion above the best feature group (``radiomics`` rows)."""
+    sources: dict[str, list[Verdict]] = {"this book, glioma phantoms": [], "this book, real BraTS 2017 radiomics": []}
+    aucs = {row: mean_auc(result) for row, result in rows.items()}
+    baselines = {r: aucs[r] for r in (*FUSIONS.values(), "AGG") if r in aucs}
+    if "RMC (T1ce)" in aucs and baselines:
+        sources["this book, glioma phantoms"].append(fusion_below_best_single({"RMC (T1ce)": aucs["RMC (T1ce)"]},
+                                                                              baselines))
+    if "Ours" in aucs and len(aucs) > 1:
+        sources["this book, glioma phantoms"].append(ours_best(aucs))
+    groups = {m: mean_auc(r) for m, r in radiomics.items() if "_label" in m}
+    fused = {m: mean_auc(r) for m, r in radiomics.items() if m not in groups}
+    if groups and fused:
+        sources["this book, real BraTS 2017 radiomics"].append(fusion_below_best_single(groups, fused))
+    return sources
+
+
+def cumulative_summary(auc_by_subset: Mapping[str, float]) -> dict:
+    """Claim 4's numbers for one source: best subset, mean AUC per number k of secondaries, Spearman rho(k, AUC)."""
+    values = pd.Series(auc_by_subset, dtype=float)
+    k = pd.Series({label: n_secondary(label) for label in values.index})
+    by_k = values.groupby(k).mean()
+    rho = spearmanr(k, values).statistic if values.nunique() > 1 and k.nunique() > 1 else np.nan
+    with_secondary = values.drop("T1ce", errors="ignore")
+    return {"subsets": len(values), "best subset": values.idxmax(),
+            "all four best": bool(values[FULL] >= values.max()) if FULL in values else "— (not run)",
+            **{f"mean AUC, k={n}": round(float(v), 3) for n, v in by_k.items()},
+            "monotone in k": bool(len(by_k) > 1 and (np.diff(by_k.to_numpy()) >= 0).all()),
+            "Spearman rho (k, AUC)": round(float(rho), 3),
+            "beat T1ce alone": f"{int((with_secondary > values.get('T1ce', np.nan)).sum())} of {len(with_secondary)}"}
+
+
+def _auc(table: PaperTable) -> dict[str, float]:
+    return table.frame()[("auc", "mean")].to_dict()
+
+
+def paper_verdicts(t34: PaperTable, t56: PaperTable, t7: PaperTable, t8: PaperTable) -> list[Verdict]:
+    """The four claims on the paper's own tables of one dataset (III or IV, V or VI, VII, VIII)."""
+    single = {k: v for k, v in _auc(t34).items() if k != "Ensemble"}
+    fused = {"Ensemble": _auc(t34)["Ensemble"], **{name: _auc(t8)[name] for name in FUSIONS.values()}}
+    rmc_da = _auc(t56)
+    return [unimodal_ranking(single, lambda m: m == "T1ce"), fusion_below_best_single(single, fused),
+            attention_helps([rmc_da["DA_RMC"] - rmc_da["RMC"]]), guidance_cumulative(_auc(t7), n_secondary, FULL)]
+
+
+def phantom_verdicts(results: str | os.PathLike) -> list[Verdict]:
+    """The claims this book's committed phantom runs under ``results`` can answer (each needs its runs)."""
+    results = Path(results)
+    verdicts, uni = [], optional_run(results / "tables-iii-iv")
+    viii, vvi = optional_run(results / "table-viii"), optional_run(results / "tables-v-vi")
+    if uni is not None:
+        single = {MODALITY_ROWS[m]: mean_auc(uni.methods[m]) for m in ("t1ce", "flair", "t1", "t2")}
+        verdicts.append(unimodal_ranking(single, lambda m: m == "T1ce"))
+        fused = {"Ensemble": mean_auc(uni.methods["ensemble"])}
+        if viii is not None:
+            fused |= {name: mean_auc(viii.methods[m]) for m, name in FUSIONS.items() if m in viii.methods}
+        verdicts.append(fusion_below_best_single(single, fused))
+        if vvi is not None:
+            check_paired_runs(uni, vvi, differ_in=("model",))  # same folds, cases and settings apart from the model
+            verdicts.append(attention_helps(paired_differences(uni, vvi, metric="auc")["t1ce"]))
+    subsets = {label: mean_auc(result) for label, result in table_vii_methods(table_vii_runs(results / "table-vii")).items()}
+    if len(subsets) == len(paper.TABLE_VII_2018.rows):
+        verdicts.append(guidance_cumulative(subsets, n_secondary, FULL))
+    return verdicts
+
+
+def radiomics_verdicts(results: str | os.PathLike) -> list[Verdict]:
+    """Claims 1 and 2 on the real radiomics run (feature groups as the "modalities"), when committed."""
+    run = optional_run(Path(results) / "radiomics")
+    if run is None:
+        return []
+    rows = radiomics_rows(run)
+    groups = {m: mean_auc(r) for m, r in rows.items() if "_label" in m}
+    fused = {m: mean_auc(r) for m, r in rows.items() if m in ("ensemble", "feature fusion", "decision fusion")}
+    return [unimodal_ranking(groups, lambda m: m.startswith("t1ce")), fusion_below_best_single(groups, fused)]
+
+
+def verdicts_by_source(results: str | os.PathLike, claim: int | None = None) -> dict[str, list[Verdict]]:
+    """Every source of numbers and its verdicts: the paper's two datasets, this book's phantoms and real radiomics.
+
+    ``claim`` keeps one claim's verdicts only.
+    """
+    sources = {"paper, BraTS2018": paper_verdicts(paper.TABLE_III, paper.TABLE_V, paper.TABLE_VII_2018,
+                                                  paper.TABLE_VIII_2018),
+               "paper, BraTS2019": paper_verdicts(paper.TABLE_IV, paper.TABLE_VI, paper.TABLE_VII_2019,
+                                                  paper.TABLE_VIII_2019),
+               "this book, glioma phantoms": phantom_verdicts(results),
+               "this book, real BraTS 2017 radiomics": radiomics_verdicts(results)}
+    return {source: [v for v in verdicts if claim is None or v.claim == claim] for source, verdicts in sources.items()}
+
+
+def verdict_frame(sources: Mapping[str, Sequence[Verdict]]) -> pd.DataFrame:
+    """One row per (claim, source of numbers): whether it held and the numbers that decided it."""
+    rows = [{"claim": v.claim, "data": source, "holds": "yes" if v.holds else "NO", "evidence (mean AUC)": v.evidence}
+            for source, verdicts in sources.items() for v in verdicts]
+    if not rows:
+        return pd.DataFrame(columns=["claim", "data", "holds", "evidence (mean AUC)"])
+    return pd.DataFrame(rows).sort_values("claim", kind="stable").reset_index(drop=True)

@@ -12,16 +12,25 @@ the usual "activation map" reading. Hand-written: no library extracts these.
 
 from __future__ import annotations
 
-from typing import Mapping
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mmlib.errors import ParameterError
+from mmlib import atomic
+from mmlib.data.glioma_dataset import GliomaVolumes, glioma_cases
+from mmlib.errors import DataError, ParameterError
 from mmlib.papers.guidance.model import GuidanceModel
 from mmlib.papers.guidance.rmc import RMC
+from mmlib.runs.aggregate import Aggregate
+from mmlib.runs.provenance import git_state
+from mmlib.runs.runner import chapter_defaults
+from mmlib.train.checkpoint import load_checkpoint
 
 #: Figure 5's columns, left to right.
 COLUMNS = ("image", "RMC high-level", "guidance low-level (LFE)", "guidance high-level (HFE)")
@@ -74,6 +83,69 @@ def guidance_level_maps(model: GuidanceModel, volumes: Mapping[str, torch.Tensor
         maps[m] = {"low": channel_mean_map(feats["low"][m], size), "high": channel_mean_map(feats["high"][m], size)}
     prob = torch.softmax(out["fused"].float(), dim=1)[0, 1]
     return maps, float(prob)
+
+
+def figure5_maps(unimodal_run: Aggregate, fold: int, case_id: str, modalities: Sequence[str],
+                 unimodal_checkpoints: str | os.PathLike, guidance_checkpoints: str | os.PathLike,
+                 device: str = "cpu") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Figure 5's arrays for one test case, from the weights a retrained fold kept.
+
+    The case is rebuilt as the uni-modal run's test loader built it (its
+    parameters over the chapter's defaults: the same phantom cohort, no
+    augmentation). ``unimodal_checkpoints`` holds ``fold-<k>/<modality>/best.pt``
+    (the uni-modal chapter's ``checkpoint_dir``); ``guidance_checkpoints`` the
+    guidance chapter's, with one ``stage2-*/fold-<k>/best.pt`` of the model with
+    every modality (``modalities[0]`` primary). Returns ``(arrays, meta)``:
+    ``image_<m>``, ``rmc_<m>``, ``low_<m>``, ``high_<m>`` and ``tumour``, all
+    ``(D, H, W)``; ``meta`` holds the probabilities the weights give the case.
+    """
+    settings = {**chapter_defaults("guidance/unimodal"), **unimodal_run.params}
+    cases = glioma_cases(settings["dataset"], settings["data_root"], n_cases=settings["n_cases"],
+                         shape=tuple(settings["phantom_shape"]), seed=settings["seed"])
+    case = next((c for c in cases if c["case_id"] == case_id), None)
+    if case is None:
+        raise DataError(case_id, f"not a case of the run {unimodal_run.run_dir}")
+    item = GliomaVolumes([case], modalities=tuple(modalities), train=False, spatial_size=settings["spatial_size"],
+                         with_seg=True, seed=settings["seed"])[0]
+    volumes = {m: item[m][None].to(device) for m in modalities}
+    rmc_maps, rmc_probs = {}, {}
+    for m in modalities:
+        rmc = RMC(1, 2, width=settings["width"], dropout=0.5)
+        load_checkpoint(Path(unimodal_checkpoints) / f"fold-{fold}" / m / "best.pt", model=rmc, map_location=device)
+        rmc_maps[m], rmc_probs[m] = rmc_high_level(rmc.to(device), volumes[m])
+    model = GuidanceModel(modalities[0], tuple(modalities[1:]), width=settings["width"], dropout=0.5)
+    stage2 = sorted(Path(guidance_checkpoints).glob(f"stage2-*/fold-{fold}/best.pt"))
+    if len(stage2) != 1:
+        raise DataError(guidance_checkpoints, f"needs exactly one stage2-*/fold-{fold}/best.pt, found {len(stage2)}")
+    load_checkpoint(stage2[0], model=model, map_location=device)
+    guide_maps, guide_prob = guidance_level_maps(model.to(device), volumes)
+    arrays = {"image_" + m: item[m][0].numpy() for m in modalities}
+    arrays |= {f"rmc_{m}": rmc_maps[m] for m in modalities}
+    arrays |= {f"{level}_{m}": guide_maps[m][level] for m in modalities for level in ("low", "high")}
+    arrays["tumour"] = item["seg"][0].numpy()
+    meta = {"fold": fold, "case_id": case_id, "rmc_probability": rmc_probs, "guidance_probability": guide_prob,
+            "git": git_state(), "unimodal_checkpoints": str(unimodal_checkpoints),
+            "guidance_checkpoints": str(guidance_checkpoints)}
+    return arrays, meta
+
+
+def save_figure5_maps(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+    """Write the maps (float16, small enough to commit) and their ``meta`` atomically as one ``.npz``."""
+    atomic.write_npz(path, **{k: np.asarray(v).astype(np.float16) for k, v in arrays.items()},
+                     meta=np.array(json.dumps(dict(meta), default=str)))
+
+
+def load_figure5_maps(path: str | os.PathLike, fold: int, case_id: str) -> tuple[dict[str, np.ndarray], dict]:
+    """The maps saved by :func:`save_figure5_maps`; refuses a file made for another fold or case."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "no committed feature maps: run scripts/reference-guidance-figure-5.sh")
+    with np.load(path) as npz:
+        saved = {k: npz[k].astype(np.float32) for k in npz.files if k != "meta"}
+        meta = json.loads(str(npz["meta"]))
+    if (meta["fold"], meta["case_id"]) != (fold, case_id):
+        raise DataError(path, f"holds fold {meta['fold']} case {meta['case_id']}, not fold {fold} case {case_id}")
+    return saved, meta
 
 
 def figure5(images: Mapping[str, np.ndarray], rmc_maps: Mapping[str, np.ndarray], guidance_maps: Mapping[str, dict],

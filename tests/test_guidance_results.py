@@ -1,0 +1,96 @@
+"""The glioma results chapters read their committed runs, unchanged (mmlib.papers.guidance.results and .claims).
+
+tests/fixtures/committed-numbers.json holds every committed run's mean and std
+per method and metric, taken before the code moved into mmlib.papers; the
+readers the chapters call must give exactly these numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mmlib.config import REPO_ROOT
+from mmlib.papers.guidance import claims, paper, results
+from mmlib.runs.aggregate import read_run
+
+SNAPSHOT = json.loads((Path(__file__).parent / "fixtures" / "committed-numbers.json").read_text())["guidance"]
+
+
+def summary_numbers(result) -> dict:
+    return {m: [round(float(result.summary.loc[m, "mean"]), 6), round(float(result.summary.loc[m, "std"]), 6)]
+            for m in result.summary.index}
+
+
+def test_every_committed_guidance_run_reads_back_with_its_numbers():
+    for folder, expected in SNAPSHOT.items():
+        run = read_run(results.RESULTS / folder)
+        assert summary_numbers(run) == expected["top"], folder
+        assert {m: summary_numbers(r) for m, r in run.methods.items()} == expected["methods"], folder
+        assert len(run.predictions) == expected["n_predictions"], folder
+        assert run.provenance["command"].startswith("bash scripts/reference-guidance-"), folder
+
+
+def test_each_results_chapter_finds_its_rows():
+    uni = read_run(results.RESULTS / "tables-iii-iv")
+    assert list(results.modality_rows(uni)) == ["T1ce", "Flair", "T1", "T2", "Ensemble"]
+    table = results.beside_paper({"2018": paper.TABLE_III, "2019": paper.TABLE_IV}, results.modality_rows(uni), "book")
+    assert table.loc["T1ce", ("auc", "2018")] == "0.917 ± 0.061"
+    assert table.loc["T1ce", ("auc", "book")] == "0.657 ± 0.072"  # the committed number of the closing notes
+    vii = results.table_vii_runs(results.RESULTS / "table-vii")
+    assert list(vii) == list(paper.TABLE_VII_2018.rows)  # all 8 subsets, in the paper's row order
+    heads = results.table_vii_heads(vii[claims.FULL])
+    assert list(heads.index) == ["t1ce", "t1ce+flair", "t1ce+flair+t2", "t1ce+flair+t2+t1"]
+    runs, rows = results.table_viii_runs(results.RESULTS)
+    assert list(rows) == list(results.TABLE_VIII_SOURCES)  # every row committed, on the same test patients
+    assert round(results.mean_auc(rows["AGG"]), 3) == 0.676
+    assert list(results.radiomics_rows(read_run(results.RESULTS / "radiomics"))) == list(results.RADIOMICS_ORDER)
+    assert set(results.provenance_table(runs).index) >= {"command", "git commit", "data", "parameters"}
+    assert len(results.auc_spread(results.RESULTS)) == 5 + 5 + 4 + 1 + 7
+
+
+def test_committed_verdicts_are_the_ones_the_book_reports():
+    sources = claims.verdicts_by_source(results.RESULTS)
+    held = {(source, v.claim): v.holds for source, verdicts in sources.items() for v in verdicts}
+    assert all(held[(s, c)] for s in ("paper, BraTS2018", "paper, BraTS2019") for c in (1, 2, 3, 4))
+    assert held[("this book, glioma phantoms", 1)] and held[("this book, glioma phantoms", 2)]
+    assert not held[("this book, glioma phantoms", 3)] and not held[("this book, glioma phantoms", 4)]
+    assert held[("this book, real BraTS 2017 radiomics", 1)]
+    assert not held[("this book, real BraTS 2017 radiomics", 2)]
+
+
+def _rewrite_auc(run_dir: Path, method: str, auc: float) -> None:
+    for path in run_dir.glob("fold-*/metrics.json"):
+        record = json.loads(path.read_text())
+        record["extra"]["methods"][method]["metrics"]["auc"] = auc
+        path.write_text(json.dumps(record))
+
+
+def test_the_gathered_verdicts_fail_when_the_numbers_say_so(tmp_path):
+    """A copy of the committed runs in which T1 beats T1ce and the ensemble beats everything: claims 1 and 2 fail."""
+    shutil.copytree(results.RESULTS / "tables-iii-iv", tmp_path / "tables-iii-iv")
+    _rewrite_auc(tmp_path / "tables-iii-iv", "t1", 0.95)
+    verdicts = {v.claim: v for v in claims.phantom_verdicts(tmp_path)}
+    assert set(verdicts) == {1, 2}  # no other run under tmp_path: claims 3 and 4 are not answered
+    assert not verdicts[1].holds and verdicts[1].evidence.startswith("best T1;")
+    _rewrite_auc(tmp_path / "tables-iii-iv", "ensemble", 0.99)
+    assert not {v.claim: v for v in claims.phantom_verdicts(tmp_path)}[2].holds
+    assert claims.radiomics_verdicts(tmp_path) == []
+
+
+def test_table_viii_refuses_runs_that_tested_other_patients(tmp_path):
+    for folder in ("tables-iii-iv", "table-viii"):
+        shutil.copytree(results.RESULTS / folder, tmp_path / folder)
+    path = tmp_path / "table-viii" / "fold-1" / "metrics.json"
+    record = json.loads(path.read_text())
+    record["predictions"]["case_id"][0] = "someone-else"
+    path.write_text(json.dumps(record))
+    with pytest.raises(Exception, match="test cases or labels differ"):
+        results.table_viii_runs(tmp_path)
+
+
+def test_shown_paths_are_relative_to_the_repository():
+    assert results.shown_path(REPO_ROOT / "results" / "guidance") == "results/guidance"
