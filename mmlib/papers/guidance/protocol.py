@@ -264,6 +264,11 @@ def run_stage2(model: GuidanceModel, train_loader, val_loader, *, counts: Sequen
     return history
 
 
+def epochs_record(history: History | None) -> dict | None:
+    """``{"best_epoch", "epochs"}`` of a training run for the fold record (``None`` for a stage that did not run)."""
+    return None if history is None else {"best_epoch": history.best_epoch, "epochs": len(history.epochs)}
+
+
 def training_summary(histories: Mapping[str, History]) -> pd.DataFrame:
     """Best epoch, its validation loss, the last training loss and the seconds spent, one row per network."""
     return pd.DataFrame({name: {"best epoch": h.best_epoch, "best val loss": h.best_value,
