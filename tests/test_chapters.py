@@ -77,7 +77,25 @@ def test_chapter_shape(md: Path):
     assert code, f"{md} has no code cell"
     assert "parameters" in code[0].metadata.get("tags", []), f"{md}: first code cell must be tagged 'parameters'"
     assigned = {
-        t.id for node in ast.parse(code[0].source).body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)
+        t.id for node in ast.parse(code[0].source).body
+        for t in (node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else [])
+        if isinstance(t, ast.Name)
     }
     if "max_epochs" in assigned:
         assert TRAINING_PARAMETERS <= assigned, f"{md}: training chapter lacks parameters {TRAINING_PARAMETERS - assigned}"
+    # the metadata must also round-trip: nbmake reads the smoke sizes from the .ipynb
+    assert code[0].metadata.get("nbmake") == _code_cells(jupytext.read(md.with_suffix(".ipynb")))[0].metadata.get("nbmake")
+    smoke = code[0].metadata.get("nbmake", {}).get("mock", {})
+    unknown = set(smoke) - assigned
+    assert not unknown, f"{md}: smoke sizes {sorted(unknown)} are not parameters of the chapter"
+
+
+PAPER_CHAPTERS = [md for md in CHAPTERS if md.parent.name not in ("foundations",) and md.parent != BOOK]
+
+
+@pytest.mark.parametrize("md", PAPER_CHAPTERS, ids=_ids(PAPER_CHAPTERS))
+def test_paper_chapters_define_no_functions(md: Path):
+    """A paper chapter is parameters, narration, calls and plots: its logic lives in tested mmlib functions."""
+    defined = [node.name for cell in _code_cells(jupytext.read(md)) if "parameters" not in cell.metadata.get("tags", [])
+               for node in ast.walk(ast.parse(cell.source)) if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    assert not defined, f"{md} defines {defined}: move them into the paper's package and test them there"

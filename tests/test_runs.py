@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -294,3 +295,25 @@ def test_fold_kernels_use_unix_sockets_not_tcp_ports(tmp_path):
 
     manager = _ipc_kernel_manager(str(tmp_path))(kernel_name="python3")
     assert manager.transport == "ipc" and manager.ip == str(tmp_path / "kernel")
+
+
+def test_parameter_values_are_checked_against_the_chapters_types(tmp_path):
+    """-p max_epochs=ten fails at once, naming the parameter; annotations type the None defaults."""
+    from mmlib.runs.runner import check_parameter_types, parameter_types
+    import jupytext
+
+    chapter = tmp_path / "typed.md"
+    chapter.write_text(TINY_CHAPTER.replace("sleep_s = 0.1\n", "sleep_s = 0.1\nweights: str | None = None\n"
+                                            "crop: tuple | None = None\nflag = False\n"))
+    types = parameter_types(jupytext.read(chapter), chapter)
+    assert types["sleep_s"] == ("float",) and types["weights"] == ("str", "None") and types["flag"] == ("bool",)
+    check_parameter_types(types, {"sleep_s": 1, "weights": None, "crop": [1, 2, 3], "flag": True, "seed": 3}, "c")
+    for bad, expected in (({"n_folds": "ten"}, "n_folds='ten' is a str; the chapter expects int"),
+                          ({"seed": True}, "seed=True is a bool"), ({"crop": 5}, "crop=5 is a int"),
+                          ({"flag": 1}, "flag=1 is a int; the chapter expects bool"),
+                          ({"weights": 3.5}, "expects str | None")):
+        with pytest.raises(ParameterError, match=re.escape(expected)):
+            check_parameter_types(types, bad, "c")
+    with pytest.raises(ParameterError, match=re.escape("typed: parameter sleep_s='long' is a str")):
+        run_folds(chapter, [0], {"sleep_s": "long"}, out=tmp_path / "runs", progress=False)
+    assert not (tmp_path / "runs" / "typed").exists()  # refused before any kernel started

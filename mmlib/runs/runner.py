@@ -16,9 +16,11 @@ A fold with ``done`` and ``metrics.json`` is skipped on the next run; any other
 fold folder (a run killed mid-way) is deleted and the fold rerun from scratch.
 The executed notebook and the marker are written atomically (temp file + rename).
 
-papermill only warns about parameters the notebook does not declare; here they
-are an error (:class:`~mmlib.errors.ParameterError`), checked before any kernel
-starts. (Hand-written: the sweep layout, resume and validation; papermill,
+papermill only warns about parameters the notebook does not declare, and passes
+values of any type; here an unknown name, or a value whose type the chapter does
+not accept (its annotation, else its default's type), is an error
+(:class:`~mmlib.errors.ParameterError`) naming the parameter, checked before any
+kernel starts. (Hand-written: the sweep layout, resume and validation; papermill,
 jupytext and the executors do the rest.)
 """
 
@@ -83,6 +85,16 @@ def resolve_chapter(chapter: str | os.PathLike) -> tuple[Path, str]:
     raise DataError(chapter, f"no chapter .md found (looked for {', '.join(str(c) for c in candidates[1::2])})")
 
 
+def _parameters_cell(notebook: nbformat.NotebookNode, where: str | Path) -> tuple[str, ast.Module]:
+    cells = [c for c in notebook.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        raise ParameterError(f"{where}: has no code cell tagged 'parameters', so it takes no run parameters")
+    try:
+        return cells[0].source, ast.parse(cells[0].source)
+    except SyntaxError as exc:
+        raise DataError(where, f"the parameters cell is not valid Python ({exc})") from None
+
+
 def chapter_parameters(notebook: nbformat.NotebookNode, where: str | Path = "chapter") -> dict[str, Any]:
     """The names and default values of the notebook's ``parameters``-tagged cell.
 
@@ -90,13 +102,7 @@ def chapter_parameters(notebook: nbformat.NotebookNode, where: str | Path = "cha
     returns defaults as source text); a default that is not a Python literal is
     kept as its source text.
     """
-    cells = [c for c in notebook.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
-    if not cells:
-        raise ParameterError(f"{where}: has no code cell tagged 'parameters', so it takes no run parameters")
-    try:
-        tree = ast.parse(cells[0].source)
-    except SyntaxError as exc:
-        raise DataError(where, f"the parameters cell is not valid Python ({exc})") from None
+    source, tree = _parameters_cell(notebook, where)
     defaults: dict[str, Any] = {}
     for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
@@ -105,8 +111,55 @@ def chapter_parameters(notebook: nbformat.NotebookNode, where: str | Path = "cha
                 try:
                     defaults[target.id] = ast.literal_eval(node.value)
                 except ValueError:
-                    defaults[target.id] = ast.get_source_segment(cells[0].source, node.value)
+                    defaults[target.id] = ast.get_source_segment(source, node.value)
     return defaults
+
+
+#: The types a parameter annotation may name, and what each accepts (papermill passes sequences as lists).
+_ANNOTATION_TYPES = {"int": (int,), "float": (int, float), "str": (str, os.PathLike), "bool": (bool,), "tuple": (tuple, list),
+                     "list": (tuple, list), "dict": (dict,), "None": (type(None),)}
+
+
+def parameter_types(notebook: nbformat.NotebookNode, where: str | Path = "chapter") -> dict[str, tuple[str, ...]]:
+    """The types each parameter accepts: its annotation (``x: int | None = None``), else its default's type.
+
+    A default of ``None`` without an annotation accepts anything. Names are the
+    keys of :data:`_ANNOTATION_TYPES`.
+    """
+    source, tree = _parameters_cell(notebook, where)
+    types: dict[str, tuple[str, ...]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names = ast.get_source_segment(source, node.annotation).replace(" ", "").split("|")
+            unknown = [n for n in names if n not in _ANNOTATION_TYPES]
+            if unknown:
+                raise DataError(where, f"parameter {node.target.id!r}: annotation names {unknown}; use "
+                                       f"{' | '.join(_ANNOTATION_TYPES)}")
+            types[node.target.id] = tuple(names)
+        elif isinstance(node, ast.Assign):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            kind = {bool: "bool", int: "int", float: "float", str: "str", tuple: "tuple", list: "list",
+                    dict: "dict"}.get(type(value))
+            for target in node.targets:
+                if isinstance(target, ast.Name) and kind is not None:
+                    types[target.id] = (kind,)
+    return types
+
+
+def check_parameter_types(types: dict[str, tuple[str, ...]], params: dict[str, Any], where: str) -> None:
+    """Refuse a parameter value whose type the chapter does not accept, naming the parameter, value and type."""
+    for name, value in params.items():
+        accepted = types.get(name)
+        if accepted is None:
+            continue
+        allowed = tuple(t for kind in accepted for t in _ANNOTATION_TYPES[kind])
+        ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+        if not ok:
+            raise ParameterError(f"{where}: parameter {name}={value!r} is a {type(value).__name__}; "
+                                 f"the chapter expects {' | '.join(accepted)}")
 
 
 def chapter_defaults(chapter: str | os.PathLike) -> dict[str, Any]:
@@ -383,7 +436,9 @@ def run_folds(
     folds = list(folds)
     if len(set(folds)) != len(folds):
         raise ParameterError(f"{name}: folds {folds} repeat a fold")
-    validate_parameters(chapter_parameters(jupytext.read(path), path), params, folds, name)
+    notebook = jupytext.read(path)
+    validate_parameters(chapter_parameters(notebook, path), params, folds, name)
+    check_parameter_types(parameter_types(notebook, path), params, name)
     tag = tag or default_tag(params)
     run_dir = Path(out or DEFAULT_OUT) / name / tag
     _claim_tag(run_dir, name, params)
