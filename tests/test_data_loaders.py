@@ -447,3 +447,16 @@ def test_abide_real(real_data_root):
     assert (phenotype["n_timepoints"] == [s.shape[0] for s in series]).all()
     fc = functional_connectivity(series[0])
     assert fc.shape == (116, 116) and np.isfinite(fc).all() and np.allclose(np.diag(fc), 1)
+
+
+def test_oasis_subject_without_age(tmp_path):
+    root = make_oasis(tmp_path, [["OAS1_0001_MR1", "F", 70, 29, 0], ["OAS1_0002_MR1", "M", None, 24, 0.5]])
+    with pytest.raises(DataError, match=r"oasis_cross-sectional\.csv: subject OAS1_0002_MR1 has no Age \(empty cell\)"):
+        load_oasis_slices(root)
+
+
+def test_abide_malformed_phenotype_csv_is_named(tmp_path):
+    root = make_abide(tmp_path, {50001: np.ones((5, 116))})
+    (root / "Phenotypic_V1_0b_preprocessed1.csv").write_text('SUB_ID,SITE_ID,DX_GROUP\n50001,"PITT,1\n50002,OHSU,0,7,8\n')
+    with pytest.raises(DataError, match=r"Phenotypic_V1_0b_preprocessed1\.csv: cannot read CSV"):
+        load_abide_timeseries(root)

@@ -196,3 +196,17 @@ def test_sample_cases_real_folder_gives_the_graded_cases(real_data_root):
     cases, note = sample_cases(root)
     assert sorted(c["class_name"] for c in cases) == ["HGG", "HGG", "LGG", "LGG"]  # the glioma and metastasis are left out
     assert note.startswith("4 graded real case(s)")
+
+
+def test_a_truncated_volume_is_named_when_its_voxels_are_read(tmp_path):
+    """Only the header is read when the dataset is built; the first read of the voxels names the file."""
+    paths = {m: _write(tmp_path / f"{m}.nii.gz", (16, 16, 12)) for m in ("t1ce", "t2")}
+    noise = np.random.default_rng(0).random((16, 16, 12)).astype(np.float32)  # incompressible voxels
+    nib.save(nib.Nifti1Image(noise, np.eye(4)), paths["t2"])
+    data = paths["t2"].read_bytes()
+    paths["t2"].write_bytes(data[: int(len(data) * 0.6)])  # header intact, voxels cut off
+    volumes = GliomaVolumes([{"case_id": "case-7", "label": 0, **paths}], modalities=("t1ce", "t2"), train=False)
+    with pytest.raises(DataError) as error:
+        volumes[0]
+    assert "case case-7" in str(error.value) and "t2.nii.gz" in str(error.value)
+    assert "cannot be loaded" in str(error.value) and "Compose object at" not in str(error.value)

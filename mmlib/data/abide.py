@@ -47,7 +47,7 @@ def load_abide_timeseries(root: str | os.PathLike) -> tuple[list[np.ndarray], pd
     Raises
     ------
     DataError
-        An unreadable ``.mat``; one without ``ROISignals``; a wrong ROI count or fewer
+        An unreadable or malformed CSV; an unreadable ``.mat``; one without ``ROISignals``; a wrong ROI count or fewer
         than 2 time points; NaN/inf values; a subject with no phenotype row or with a
         ``DX_GROUP`` other than 0/1/2 (each naming the file).
     """
@@ -60,7 +60,7 @@ def load_abide_timeseries(root: str | os.PathLike) -> tuple[list[np.ndarray], pd
         raise DataError(functional, "time-series folder does not exist")
     roi_names = _read_roi_names(roi_csv)
 
-    phenotype = pd.read_csv(phenotype_csv)
+    phenotype = _read_csv(phenotype_csv)
     for column in ("SUB_ID", "SITE_ID", "DX_GROUP"):
         if column not in phenotype.columns:
             raise DataError(phenotype_csv, f"missing column {column!r}")
@@ -131,8 +131,16 @@ def functional_connectivity(timeseries: np.ndarray) -> np.ndarray:
     return matrix
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    """``pd.read_csv``, with a malformed or unreadable file raised as a DataError naming it."""
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError
+        raise DataError(path, f"cannot read CSV: {exc}") from None
+
+
 def _read_roi_names(path: Path) -> list[str]:
-    table = pd.read_csv(path)
+    table = _read_csv(path)
     if "name" not in table.columns:
         raise DataError(path, "missing column 'name'")
     if len(table) != N_ROIS:

@@ -180,6 +180,25 @@ class GliomaVolumes(CacheDataset):
         transform.set_random_state(seed)
         super().__init__(items, transform, cache_rate=1.0 if in_memory else 0.0, num_workers=1, progress=False)
 
+    def _transform(self, index: int):
+        """One item through the transforms; a file that fails to load or transform is named in a DataError.
+
+        The constructor checks the NIfTI headers only; a truncated or corrupt
+        volume fails here, when its voxels are first read.
+        """
+        try:
+            return super()._transform(index)
+        except DataError:
+            raise
+        except Exception as exc:  # MONAI wraps the cause in "applying transform <Compose ...>"
+            cause = exc
+            while cause.__cause__ is not None:
+                cause = cause.__cause__
+            item = self.data[index]
+            files = [f"{k}={item[k]}" for k in (*self.modalities, "seg") if isinstance(item.get(k), (str, os.PathLike))]
+            where = f"case {self.case_ids[index]}" + (f" ({', '.join(files)})" if files else "")
+            raise DataError(where, f"cannot be loaded and preprocessed: {type(cause).__name__}: {cause}") from exc
+
     def _build_transform(self, with_seg: bool) -> Compose:
         images, masks = list(self.modalities), ["seg"] if with_seg else []
         ras_size = None if self.spatial_size is None else tuple(reversed(self.spatial_size))

@@ -40,7 +40,8 @@ def load_oasis_slices(root: str | os.PathLike) -> pd.DataFrame:
     DataError
         Missing CSV or slice folder; a subject with only some of its three views
         (naming the missing file); a subject with slices but no CSV row, or with an
-        empty or invalid CDR (naming the CSV and the subject); an ID listed twice.
+        empty or invalid CDR or an empty Age (naming the CSV and the subject); an ID
+        listed twice.
     """
     root = Path(root)
     csv, slice_dir = root / _CSV, root / "slices"
@@ -77,6 +78,8 @@ def load_oasis_slices(root: str | os.PathLike) -> pd.DataFrame:
             raise DataError(csv, f"subject {subject} has no CDR (empty cell), so no label")
         if float(cdr) not in _CDR_VALUES:
             raise DataError(csv, f"subject {subject} has CDR {float(cdr)}, expected one of {list(_CDR_VALUES)}")
+        if pd.isna(record["Age"]):
+            raise DataError(csv, f"subject {subject} has no Age (empty cell)")
         rows.append(
             {
                 "ID": subject,
