@@ -37,7 +37,7 @@ from mmlib.config import data_root
 from mmlib.data.aanlib import load_aanlib_pairs
 from mmlib.data.phantoms.image_fusion import image_fusion_phantoms
 from mmlib.errors import DataError
-from mmlib.papers.dilran.scoring import AUTHORS_COLUMNS
+from mmlib.papers.dilran.paper import AUTHORS_COLUMNS
 from mmlib.papers.dilran.image_metrics import fusion_metric_suite
 from mmlib.papers.dilran.model import DILRAN
 from mmlib.papers.dilran.fusion_rules import get_rule

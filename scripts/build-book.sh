@@ -7,6 +7,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/bootstrap.sh
+bash scripts/vendor-mathjax.sh  # offline equations: MathJax from the npm registry into _static/mathjax
 if [ -z "${MMLIB_DATA:-}" ] && [ -d ../shared/data ]; then
   export MMLIB_DATA="$(cd ../shared/data && pwd)"
 fi

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from mmlib.errors import DataError, ParameterError
+from mmlib.papers.dilran.inspection import footprint, receptive_fields, repeated_block
 from mmlib.papers.dilran.model import DILRAN, PyramidAttentionBlock, pool_gate
 from mmlib.nets.perceptual import VGG16BNPerceptual
 from mmlib.papers.dilran.training import DilranLoss, fuse_pair, sobel_gradients, train_dilran
@@ -115,6 +116,29 @@ def test_chain_once_equals_the_authors_repeated_evaluation():
 
     with torch.no_grad():
         torch.testing.assert_close(block(x), repeated(x), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(repeated_block(block, x), repeated(x), atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dilation", [1, 2, 5])
+def test_footprint_of_a_dilated_convolution_is_2d_plus_1(dilation):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(2, 3, 3, padding=dilation, dilation=dilation)
+    assert footprint(conv, 2) == 2 * dilation + 1
+    assert footprint(torch.nn.Conv2d(2, 2, 1), 2) == 1
+    assert footprint(lambda t: torch.zeros_like(t), 2) == 0  # an output that ignores its input
+    with pytest.raises(ParameterError, match="larger size"):
+        footprint(conv, 2, size=2 * dilation + 1)
+    with pytest.raises(ParameterError, match="odd"):
+        footprint(conv, 2, size=30)
+
+
+def test_receptive_fields_of_the_stem_and_the_block():
+    """Sec. 2.2.1: stem windows 3, 7, 11 (dilation 1, 3, 5); block paths 3, 5, 7 (C chained 1-3 times)."""
+    torch.manual_seed(3407)
+    assert receptive_fields(DILRAN()) == {
+        "stem branch, dilation 1": 3, "stem branch, dilation 3": 7, "stem branch, dilation 5": 11,
+        "block path y1 = C(x)": 3, "block path y2 = C(C(x))": 5, "block path y3 = C(C(C(x)))": 7,
+    }
 
 
 def test_pool_gate_handles_odd_sizes_and_is_piecewise_constant():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,20 +11,15 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from mmlib.data.aanlib import load_aanlib_pairs
-from mmlib.papers.dilran.splits import paper_split, series_split
+from mmlib.config import REPO_ROOT
 from mmlib.errors import ParameterError
-from mmlib.papers.dilran.scoring import score_pairs, split_test_pairs, untrained_methods
 from mmlib.papers.dilran.figures import fusion_panel
+from mmlib.papers.dilran.protocol import aanlib_source, phantom_source, score_pairs
+from mmlib.papers.dilran.scoring import main, score_untrained, untrained_methods
+from mmlib.papers.dilran.splits import split_pairs
+from mmlib.runs.aggregate import read_run
 
-NAMES = [f"{s}{k:03d}" for s in (2, 16, 28, 34, 37) for k in range(1, 12)]
-
-
-def test_split_test_pairs_are_the_training_chapters_test_pairs():
-    assert split_test_pairs(NAMES, "paper") == list(paper_split(NAMES, seed=3407, n_test=20)["test"])
-    assert split_test_pairs(NAMES, "series") == list(series_split(NAMES, seed=3407)["test"])
-    with pytest.raises(ParameterError, match="split"):
-        split_test_pairs(NAMES, "random")
+COMMITTED = REPO_ROOT / "results" / "dilran"
 
 
 def test_untrained_methods_fuse_within_the_sources_range():
@@ -34,13 +31,39 @@ def test_untrained_methods_fuse_within_the_sources_range():
     np.testing.assert_allclose(untrained_methods()["average"](a, b), (a + b) / 2)
 
 
+def test_score_untrained_gives_a_fold_record_of_the_committed_shape():
+    data = phantom_source("CT-MRI", 32, seed=3407, reason="test")
+    record = score_untrained(data, "series", untrained_methods())
+    test = split_pairs(data.names, "series", 3407)["test"]
+    assert record["predictions"] == {"case_id": test}
+    assert record["metrics"] == record["extra"]["methods"]["zero-learning"]["metrics"]
+    assert list(record["extra"]["methods"]["average"]["per_case"]) == test
+    assert record["extra"]["zero_learning_weights"] == "random-init(seed=0)" and record["extra"]["n_test_pairs"] == 8
+    committed = COMMITTED / "untrained-series" / "fold-0" / "metrics.json"
+    if committed.is_file():
+        committed = json.loads(committed.read_text())
+        assert sorted(record) == sorted(committed) and sorted(record["extra"]) == sorted(committed["extra"])
+        assert sorted(record["extra"]["methods"]) == sorted(committed["extra"]["methods"])
+
+
 def test_score_pairs_on_real_pairs(real_data_root):
-    pairs = {p.name: p for p in load_aanlib_pairs(real_data_root("harvard-aanlib"), "CT-MRI", verify=False)}
-    names = sorted(pairs)[:2]
-    scores = score_pairs(untrained_methods()["average"], pairs, names)
+    data = aanlib_source(real_data_root("harvard-aanlib"), "CT-MRI")
+    names = data.names[:2]
+    scores = score_pairs(untrained_methods()["average"], data.images, names)
     assert list(scores) == names
     for metrics in scores.values():
         assert 5 < metrics["psnr"] < 40 and 0 < metrics["ssim"] <= 1 and 0 < metrics["fsim"] <= 1
+
+
+@pytest.mark.slow
+def test_the_command_line_reproduces_the_committed_untrained_run(real_data_root, tmp_path):
+    """``python -m mmlib.papers.dilran.scoring --split paper``: the committed record, number for number (~20 s)."""
+    real_data_root("harvard-aanlib")
+    assert main(["--split", "paper", "--out", str(tmp_path / "untrained-paper")]) == 0
+    new, old = read_run(tmp_path / "untrained-paper"), read_run(COMMITTED / "untrained-paper")
+    assert new.records[0] == old.records[0]
+    assert new.params == {"data_root": None, "seed": 3407, "split": "paper", "vgg19_weights": None}
+    assert new.provenance["seed"] == 3407 and new.provenance["data"] == old.provenance["data"]
 
 
 def test_fusion_panel_draws_one_titled_axis_per_image_with_an_inset():
@@ -53,14 +76,3 @@ def test_fusion_panel_draws_one_titled_axis_per_image_with_an_inset():
         fusion_panel(images, zoom=(15, 15, 8))
     with pytest.raises(ParameterError, match="one shape"):
         fusion_panel({"a": np.zeros((4, 4)), "b": np.zeros((5, 5))})
-
-
-def test_summary_frame_gives_mean_and_sample_std_per_method():
-    from mmlib.papers.dilran.scoring import AUTHORS_COLUMNS, summary_frame
-
-    pairs = {"a": {"psnr": 10.0, "ssim": 0.5}, "b": {"psnr": 14.0, "ssim": 0.7}}
-    frame = summary_frame({"m": pairs}, {"PSNR": "psnr", "SSIM": "ssim"})
-    assert frame.loc["m", "PSNR"] == 12.0 and frame.loc["m", "PSNR_std"] == pytest.approx(np.sqrt(8.0))
-    assert frame.loc["m", "SSIM"] == pytest.approx(0.6)
-    with pytest.raises(ParameterError, match="lack"):
-        summary_frame({"m": pairs}, AUTHORS_COLUMNS)

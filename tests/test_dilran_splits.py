@@ -13,6 +13,8 @@ from mmlib.papers.dilran.splits import (
     save_split_json,
     series_split,
     shared_series,
+    split_pairs,
+    count_test_pairs,
 )
 from mmlib.errors import DataError, ParameterError
 
@@ -43,6 +45,24 @@ def test_paper_split_reproduces_the_authors_test_files(real_data_root):
     assert split["test"] == sorted(NOTES_TEST_NAMES)
     assert (len(split["train"]), len(split["val"]), len(split["test"])) == (131, 33, 20)
     _assert_partition(split, names)
+
+
+def test_split_pairs_holds_out_the_papers_share_of_test_pairs(real_data_root):
+    """Sec. 2.1: 20 of the 184 pairs; the one split of the training chapter and of the untrained rows."""
+    names = _ct_mri_names(real_data_root)
+    assert count_test_pairs(len(names)) == 20 and count_test_pairs(48) == 5
+    assert split_pairs(names, "paper")["test"] == sorted(NOTES_TEST_NAMES)
+    assert split_pairs(names, "series") == series_split(names)
+
+
+def test_split_pairs_scales_the_test_share_and_refuses_an_unknown_split():
+    four_series = SYNTHETIC[:72]
+    split = split_pairs(four_series, "paper", seed=7)
+    assert len(split["test"]) == 8  # 72 pairs: the share of 20 in 184 (7.8) rounded
+    assert split == paper_split(four_series, seed=7, n_test=8)
+    assert split_pairs(SYNTHETIC, "series", seed=7) == series_split(SYNTHETIC, seed=7)
+    with pytest.raises(ParameterError, match="split='random'"):
+        split_pairs(SYNTHETIC, "random")
 
 
 def test_paper_split_leaks_series_between_train_and_test(real_data_root):

@@ -7,17 +7,13 @@ import shlex
 import pytest
 
 from mmlib.errors import ParameterError
+from mmlib.papers.dilran import paper as dilran_paper
 from mmlib.papers.guidance import paper as guidance_paper
 from mmlib.runs.cli import parse_param
 from mmlib.runs.full_scale import FullScale
 
-ALL = [guidance_paper.FULL_SCALE_UNIMODAL, guidance_paper.FULL_SCALE_GUIDANCE, guidance_paper.FULL_SCALE_FUSION]
-try:
-    from mmlib.papers.dilran import paper as dilran_paper
-
-    ALL.append(dilran_paper.FULL_SCALE)
-except (ImportError, AttributeError):  # pragma: no cover - the DILRAN settings arrive with its paper module
-    pass
+ALL = [guidance_paper.FULL_SCALE_UNIMODAL, guidance_paper.FULL_SCALE_GUIDANCE, guidance_paper.FULL_SCALE_FUSION,
+       dilran_paper.FULL_SCALE]
 
 
 @pytest.mark.parametrize("full_scale", ALL, ids=lambda f: f.chapter)

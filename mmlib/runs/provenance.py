@@ -202,7 +202,7 @@ def export_run(
     for fold_dir in fold_dirs:
         fold = int(fold_dir.name.split("-", 1)[1])
         records[fold] = json.loads((fold_dir / METRICS).read_text())
-        files[fold] = {small: fold_dir / small for small in (DONE, *records[fold].get("artifacts", []))}
+        files[fold] = {small: fold_dir / small for small in records[fold].get("artifacts", [])}
     params = json.loads((run_dir / PARAMS).read_text()).get("params", {})
     return write_run(dest, chapter=name, tag=tag, params=params, records=records, fold_files=files, command=command,
                      wall_time_s=wall_time_s, device=device, data=data, git_at_start=git_at_start)
@@ -225,8 +225,9 @@ def write_run(
     """Write a finished run in the book's results layout at ``dest``, with provenance.
 
     ``dest/params.json``, ``dest/provenance.json`` and per fold
-    ``dest/fold-<k>/metrics.json`` (``records[k]``), a ``done`` marker, and the
-    files ``fold_files[k]`` (``{name: source}``). :func:`export_run` writes a
+    ``dest/fold-<k>/metrics.json`` (``records[k]``), a ``done`` marker (the
+    chapter's name and the fold: no host name or absolute path, unlike the
+    runner's own marker), and the files ``fold_files[k]`` (``{name: source}``). :func:`export_run` writes a
     fold sweep this way; scripts that score without the fold runner (the
     untrained rows of DILRAN's Table 2) call it directly, so every run reads
     back with :func:`mmlib.runs.aggregate.read_run`. ``dest`` is replaced as a
@@ -235,8 +236,10 @@ def write_run(
     if not records:
         raise ParameterError(f"{dest}: a run needs at least one fold record")
     for fold, record in records.items():
+        if DONE in (fold_files or {}).get(fold, {}):
+            raise ParameterError(f"{dest}: fold {fold}: the {DONE} marker is written here, not copied")
         listed = set(record.get("artifacts", []))
-        given = set((fold_files or {}).get(fold, {})) - {DONE}
+        given = set((fold_files or {}).get(fold, {}))
         if listed != given:
             raise ParameterError(f"{dest}: fold {fold} lists artifacts {sorted(listed)} but {sorted(given)} were given")
     dest = Path(dest)
@@ -253,8 +256,7 @@ def write_run(
                 if not Path(source).is_file():
                     raise DataError(source, "listed in the fold's record but missing")
                 shutil.copy2(source, fold_dir / name)
-            if DONE not in files:
-                atomic.write_json(fold_dir / DONE, {"chapter": chapter, "fold": fold})
+            atomic.write_json(fold_dir / DONE, {"chapter": chapter, "fold": fold})
         write_provenance(staging / PROVENANCE, command=command, params={"chapter": chapter, "tag": tag, **params},
                          seed=params.get("seed"), data=data, wall_time_s=wall_time_s, device=device,
                          git_at_start=git_at_start)

@@ -1,16 +1,16 @@
-"""Score fusion methods on the test pairs of a split with the metric suite of DILRAN Tables 1-2.
+"""The rows of DILRAN's Table 2 that need no training, scored on the test pairs of a split.
 
-:func:`score_pairs` fuses every named pair with one method and scores it with
-:func:`mmlib.papers.dilran.image_metrics.fusion_metric_suite`. :func:`untrained_methods` lists
-the rows of Table 2 that need no training here: the zero-learning baseline
-(Lahoud & Susstrunk 2019) and the two classic anchors the issue asks for (pixel
-average, Laplacian pyramid). The command line writes their scores for one split,
-with provenance, so the Table 2 chapter reads them instead of recomputing::
+:func:`untrained_methods` lists them: the zero-learning baseline (Lahoud &
+Susstrunk 2019) and the two classic anchors the paper does not report (pixel
+average, Laplacian pyramid). :func:`score_untrained` scores each on the test
+pairs of the training chapter's split (:func:`mmlib.papers.dilran.splits.split_pairs`)
+with the metric suite of Tables 1-2 (:func:`mmlib.papers.dilran.protocol.score_pairs`)
+and returns one fold record in the book's results format
+(:func:`mmlib.runs.record_fold_result`). The command line writes it with
+provenance (:func:`mmlib.runs.provenance.write_run`), so the Table 2 chapter reads it
+with :func:`mmlib.runs.aggregate.read_run` instead of recomputing::
 
     python -m mmlib.papers.dilran.scoring --split paper --out results/dilran/untrained-paper
-
-The split is drawn exactly as the training chapter draws it
-(:func:`mmlib.papers.dilran.splits.paper_split` / ``series_split``, seed 3407).
 """
 
 from __future__ import annotations
@@ -20,22 +20,22 @@ import shlex
 import sys
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from mmlib.atomic import write_json
 from mmlib.config import data_root
-from mmlib.data.aanlib import FusionPair, load_aanlib_pairs
-from mmlib.data.image_pairs import pair_tensors
-from mmlib.papers.dilran.splits import paper_split, series_split
-from mmlib.errors import ParameterError
-from mmlib.papers.dilran.image_metrics import fusion_metric_suite
 from mmlib.papers.dilran.baselines import ZeroLearningFusion, average_fusion, laplacian_fusion
+from mmlib.papers.dilran.paper import PAPER_SEED
+from mmlib.papers.dilran.protocol import PairSource, aanlib_source, mean_scores, score_pairs
+from mmlib.papers.dilran.splits import split_pairs
+from mmlib.runs import record_fold_result
 
 #: A fusion method: two grey ``(H, W)`` float images in [0, 1] -> the fused image in [0, 1].
 FuseFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+#: The method whose scores are the record's top-level ``metrics`` (the paper's Table 2 row).
+FINAL = "zero-learning"
 
 
 def untrained_methods(vgg19_weights: str | None = None) -> dict[str, FuseFn]:
@@ -47,94 +47,47 @@ def untrained_methods(vgg19_weights: str | None = None) -> dict[str, FuseFn]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the random-weights substitution is recorded instead
         zero = ZeroLearningFusion(vgg19_weights)
-    methods: dict[str, FuseFn] = {"zero-learning": zero, "average": average_fusion, "laplacian": laplacian_fusion}
-    return methods
+    return {FINAL: zero, "average": average_fusion, "laplacian": laplacian_fusion}
 
 
-def score_pairs(fuse: FuseFn, pairs: Mapping[str, FusionPair], names: Sequence[str]) -> dict[str, dict[str, float]]:
-    """``{pair name: metric suite}`` for the named pairs fused with ``fuse`` (CT first, MR second)."""
-    scores = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # PSNR warns when a fused image equals a source
-        for name in names:
-            ct, mr = (t[0, 0].numpy() for t in pair_tensors(pairs[name]))
-            scores[name] = fusion_metric_suite(fuse(ct, mr), ct, mr)
-    return scores
+def score_untrained(data: PairSource, split: str, methods: dict[str, FuseFn], seed: int = PAPER_SEED) -> dict:
+    """Score ``methods`` on the test pairs of ``split`` and return the fold record.
 
-
-#: The paper's Table 1-2 columns, read with the authors' conventions (NOTES.md, "Metrics in their code").
-AUTHORS_COLUMNS = {"PSNR": "psnr", "SSIM": "ssim_gaussian", "MI": "mi_mean", "FMI-pixel": "fmi_edge",
-                   "FSIM": "fsim_unit", "EN": "en_float_unique"}
-#: The same columns read with the metrics' textbook definitions (scikit-image SSIM, Qu's MI,
-#: FMI on pixels, FSIM on the [0, 255] scale of Zhang et al., 8-bit entropy).
-STANDARD_COLUMNS = {"PSNR": "psnr", "SSIM": "ssim", "MI": "mi_qu", "FMI-pixel": "fmi_none",
-                    "FSIM": "fsim", "EN": "en_256"}
-CONVENTIONS = {"authors": AUTHORS_COLUMNS, "standard": STANDARD_COLUMNS}
-
-
-def summary_frame(per_pair: Mapping[str, Mapping[str, Mapping[str, float]]], columns: Mapping[str, str]):
-    """Mean and std over the test pairs, one row per method: ``{method: {pair: metric suite}}`` ->
-    a frame with columns ``label`` and ``label + "_std"`` for each ``label -> metric`` of ``columns``
-    (the flat layout :func:`mmlib.eval.tables.compare_frame` reads)."""
-    import pandas as pd
-
-    rows = {}
-    for method, pairs in per_pair.items():
-        frame = pd.DataFrame(pairs).T
-        missing = sorted(set(columns.values()) - set(frame.columns))
-        if missing:
-            raise ParameterError(f"{method}: the scores lack metric(s) {missing}")
-        row = {}
-        for label, metric in columns.items():
-            row[label] = frame[metric].mean()
-            row[f"{label}_std"] = frame[metric].std(ddof=1) if len(frame) > 1 else float("nan")
-        rows[method] = row
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def split_test_pairs(names: Sequence[str], split: str, seed: int = 3407) -> list[str]:
-    """The test pairs of ``split`` ("paper" or "series"), drawn as the training chapter draws them."""
-    if split == "paper":
-        return list(paper_split(names, seed=seed, n_test=20)["test"])
-    if split == "series":
-        return list(series_split(names, seed=seed)["test"])
-    raise ParameterError(f"split={split!r}: choose 'paper' or 'series'")
+    ``metrics`` are :data:`FINAL`'s mean scores; ``extra["methods"]`` holds every method's
+    mean and per-pair scores; ``data`` the SHA-256 of the test images read.
+    """
+    names = split_pairs(data.names, split, seed)["test"]
+    results = {}
+    for method, fuse in methods.items():
+        per_pair = score_pairs(fuse, data.images, names)
+        results[method] = {"metrics": mean_scores(per_pair), "per_case": per_pair}
+        print(f"{method}: " + ", ".join(f"{k} {v:.3f}" for k, v in results[method]["metrics"].items()), flush=True)
+    extra = {"final": FINAL, "split": split, "n_test_pairs": len(names),
+             "zero_learning_weights": methods[FINAL].weights_source}
+    return record_fold_result(results[FINAL]["metrics"], case_ids=names, methods=results, extra=extra,
+                              data=data.data_read(names))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mmlib.runs.provenance import write_provenance
+    from mmlib.runs.provenance import write_run
 
     parser = argparse.ArgumentParser(prog="python -m mmlib.papers.dilran.scoring", description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("paper", "series"), required=True)
-    parser.add_argument("--out", type=Path, required=True, help="folder for metrics.json and provenance.json")
+    parser.add_argument("--out", type=Path, required=True, help="run folder to write (replaced as a whole)")
     parser.add_argument("--data-root", default=None, help="folder holding harvard-aanlib/ (default: $MMLIB_DATA)")
     parser.add_argument("--vgg19-weights", default=None, help="torchvision vgg19-dcbb9e9d.pth for zero-learning")
+    parser.add_argument("--seed", type=int, default=PAPER_SEED, help="seed of the split (default: the authors' 3407)")
     args = parser.parse_args(argv)
     started = time.time()
-    root = data_root(args.data_root) / "harvard-aanlib"
-    pairs = {p.name: p for p in load_aanlib_pairs(root, "CT-MRI")}
-    names = split_test_pairs(list(pairs), args.split)
-    methods = untrained_methods(args.vgg19_weights)
-    results = {}
-    for method, fuse in methods.items():
-        per_pair = score_pairs(fuse, pairs, names)
-        mean = {k: float(np.mean([s[k] for s in per_pair.values()])) for k in next(iter(per_pair.values()))}
-        results[method] = {"mean": mean, "per_pair": per_pair}
-        print(f"{method}: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "metrics.json", {
-        "split": args.split, "n_test_pairs": len(names), "test_pairs": names,
-        "zero_learning_weights": methods["zero-learning"].weights_source, "methods": results,
-    })
-    write_provenance(
-        args.out / "provenance.json",
-        command="python -m mmlib.papers.dilran.scoring " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
-        params=vars(args) | {"out": str(args.out)},
-        seed=3407,
-        data_files_or_checksums=[pairs[n].paths[m] for n in names for m in ("CT", "MRI")],
-        wall_time_s=time.time() - started,
-        device="cpu",
-    )
+    data = aanlib_source(data_root(args.data_root) / "harvard-aanlib", "CT-MRI")
+    record = score_untrained(data, args.split, untrained_methods(args.vgg19_weights), seed=args.seed)
+    params = {"data_root": args.data_root, "seed": args.seed, "split": args.split,
+              "vgg19_weights": args.vgg19_weights}
+    command = "python -m mmlib.papers.dilran.scoring " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    dest = write_run(args.out, chapter="mmlib.papers.dilran.scoring", tag=args.out.name, params=params,
+                     records={0: record}, command=command, wall_time_s=time.time() - started, device="cpu",
+                     data=record["data"])
+    print(f"wrote {dest}")
     return 0
 
 

@@ -15,7 +15,8 @@ Two splits, both over pair names (file stems such as ``"16013"``):
 - :func:`series_split`, a leak-free split by patient series
   (:func:`mmlib.data.aanlib.series_of`): every series lies in exactly one part.
 
-Both return ``{"train": [...], "val": [...], "test": [...]}``. Model selection uses
+Both return ``{"train": [...], "val": [...], "test": [...]}``; :func:`split_pairs` picks one by
+name, as the training chapter and the scoring of the untrained Table 2 rows both do. Model selection uses
 ``val`` only (the authors selected checkpoints on test SSIM; NOTES.md). Group
 splitting is scikit-learn's :class:`~sklearn.model_selection.GroupShuffleSplit`;
 the legacy NumPy draw of :func:`paper_split` is kept because it is what the
@@ -36,12 +37,10 @@ from sklearn.model_selection import GroupShuffleSplit
 from mmlib.atomic import write_json
 from mmlib.data.aanlib import series_of
 from mmlib.errors import DataError, ParameterError
+from mmlib.papers.dilran.paper import N_PAIRS, N_TEST_PAIRS, PAPER_SEED
 
 #: The names of the three parts of a split, in order.
 PARTS = ("train", "val", "test")
-
-#: The authors' seed (``np.random.seed(3407)`` in their code; NOTES.md).
-PAPER_SEED = 3407
 
 
 def _unique_names(names: Sequence[str]) -> list[str]:
@@ -58,7 +57,7 @@ def _check_val_fraction(val_fraction: float) -> None:
 
 
 def paper_split(
-    names: Sequence[str], seed: int = PAPER_SEED, n_test: int = 20, val_fraction: float = 0.2
+    names: Sequence[str], seed: int = PAPER_SEED, n_test: int = N_TEST_PAIRS, val_fraction: float = 0.2
 ) -> dict[str, list[str]]:
     """The DILRAN authors' per-slice split: ``n_test`` random test pairs, then train/val of the rest.
 
@@ -126,6 +125,22 @@ def series_split(
         fit, val = next(inner.split(rest_idx, groups=[series[i] for i in rest_idx]))
         rest_idx, val_idx = rest_idx[fit], rest_idx[val]
     return {part: [names[i] for i in sorted(idx)] for part, idx in zip(PARTS, (rest_idx, val_idx, test_idx))}
+
+
+def count_test_pairs(n_pairs: int) -> int:
+    """The paper's share of test pairs, 20 of 184 (Sec. 2.1), for ``n_pairs`` pairs: 20 for the
+    184 AANLIB CT-MRI pairs, 5 for 48 phantom pairs."""
+    return round(n_pairs * N_TEST_PAIRS / N_PAIRS)
+
+
+def split_pairs(names: Sequence[str], split: str, seed: int = PAPER_SEED) -> dict[str, list[str]]:
+    """The split named ``split`` of the pair ``names``: ``"paper"`` (:func:`paper_split` with the
+    paper's share of test pairs, :func:`count_test_pairs`) or ``"series"`` (:func:`series_split`)."""
+    if split == "paper":
+        return paper_split(names, seed=seed, n_test=count_test_pairs(len(names)))
+    if split == "series":
+        return series_split(names, seed=seed)
+    raise ParameterError(f"split={split!r}: choose 'paper' or 'series'")
 
 
 def shared_series(split: dict[str, Sequence[str]], part_a: str = "train", part_b: str = "test") -> list[str]:

@@ -1,0 +1,228 @@
+"""The committed DILRAN runs beside the paper's Tables 1 and 2 (``book/dilran/tables-1-2.md``).
+
+Every run folder under ``results/dilran/`` is read with :func:`mmlib.runs.aggregate.read_run`
+(:func:`read_runs`); a run is named by its folder:
+
+* ``<split>``: DILRAN trained on ``split`` ("paper" or "series"), every Table 1 rule scored;
+* ``msrpan-<split>``, ``msdra-<split>``: a learned baseline of Table 2, trained the same way;
+* ``untrained-<split>``: the Table 2 rows that need no training (:mod:`mmlib.papers.dilran.scoring`).
+
+Each row of this book's tables is the mean and sample standard deviation of a metric
+over the test pairs of one method (:meth:`mmlib.runs.aggregate.MethodResult.case_summary`),
+the paper's columns read with one of :data:`mmlib.papers.dilran.paper.CONVENTIONS`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from mmlib.config import REPO_ROOT
+from mmlib.errors import DataError, ParameterError
+from mmlib.eval.tables import compare_frame, measured_table
+from mmlib.papers.dilran.paper import CONVENTIONS, METRIC_VARIANTS, RULE_ROWS, TABLE_1, TABLE_2
+from mmlib.runs.aggregate import Aggregate, MethodResult, read_run
+from mmlib.runs.provenance import describe_provenance
+from mmlib.runs.runner import fold_is_done
+from mmlib.train.checkpoint import load_checkpoint
+
+#: The committed runs.
+RESULTS_DIR = REPO_ROOT / "results" / "dilran"
+#: The metrics the paper's MI, FSIM and EN columns could be (:func:`method_ranges`).
+AMBIGUOUS_METRICS = ["mi_mean", "mi_qu", "fsim", "fsim_unit", "en_256", "en_float_unique"]
+
+
+def read_runs(results_dir: str | os.PathLike | None = None) -> dict[str, Aggregate]:
+    """``{folder name: run}`` for every folder of ``results_dir`` (default :data:`RESULTS_DIR`) with a
+    finished fold, sorted by name."""
+    root = Path(results_dir) if results_dir is not None else RESULTS_DIR
+    if not root.is_dir():
+        raise DataError(root, "no such results folder")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and any(fold_is_done(d) for d in p.glob("fold-*")))
+    return {folder.name: read_run(folder) for folder in folders}
+
+
+def columns_of(conventions: str) -> dict[str, str]:
+    """The ``{paper column: metric}`` map of ``conventions`` ("authors" or "standard")."""
+    if conventions not in CONVENTIONS:
+        raise ParameterError(f"conventions={conventions!r}: choose one of {sorted(CONVENTIONS)}")
+    return CONVENTIONS[conventions]
+
+
+def own_method(run: Aggregate) -> MethodResult:
+    """The scores of a trained run's own fusion rule (SFNN-max for DILRAN, FER for MSRPAN)."""
+    rule = run.records[0].get("extra", {}).get("fusion_rule")
+    if rule not in run.methods:
+        raise DataError(run.run_dir, f"records no scores of its own fusion rule {rule!r}")
+    return run.methods[rule]
+
+
+def measured(methods: Mapping[str, MethodResult], columns: Mapping[str, str]) -> pd.DataFrame:
+    """One row per method, MultiIndex columns ``(paper column, "mean" | "std")`` over the test pairs
+    (the layout :func:`mmlib.eval.tables.compare_frame` reads)."""
+    summaries = {}
+    for row, method in methods.items():
+        summary = method.case_summary()
+        missing = sorted(set(columns.values()) - set(summary.index))
+        if missing:
+            raise DataError(row, f"the scores lack metric(s) {missing}")
+        summaries[row] = summary.loc[list(columns.values())].set_axis(list(columns), axis=0)
+    return measured_table(summaries)
+
+
+def table_1_methods(runs: Mapping[str, Aggregate], split: str) -> dict[str, MethodResult]:
+    """``{Table 1 row: scores}`` of every rule scored on the DILRAN run of ``split`` (empty without it)."""
+    if split not in runs:
+        return {}
+    return {row: runs[split].methods[rule] for rule, row in RULE_ROWS.items() if rule in runs[split].methods}
+
+
+def not_committed(name: str) -> None:
+    """Say that the run folder ``name`` is not committed, and which command makes it."""
+    model, _, split = name.rpartition("-")
+    if model == "untrained":
+        command = f"python -m mmlib.papers.dilran.scoring --split {split} --out results/dilran/{name}"
+    else:
+        command = (f"MODEL={model} " if model else "") + f"bash scripts/reference-dilran.sh {split}"
+    print(f"results/dilran/{name}/ is not committed: run `{command}`")
+
+
+def table_1(runs: Mapping[str, Aggregate], split: str, conventions: str = "authors") -> pd.DataFrame | None:
+    """Table 1 beside this book's scores of every rule on the DILRAN run of ``split``; None (saying
+    which command makes the run) without that run."""
+    methods = table_1_methods(runs, split)
+    if not methods:
+        not_committed(split)
+        return None
+    return compare_frame(TABLE_1, measured(methods, columns_of(conventions)))
+
+
+def table_2_methods(runs: Mapping[str, Aggregate], split: str) -> dict[str, MethodResult]:
+    """``{Table 2 row: scores}`` for ``split``: the untrained rows, the trained baselines and DILRAN
+    ("Ours"), each where its run is committed, then the two anchors the paper does not report."""
+    rows: dict[str, MethodResult] = {}
+    untrained = runs.get(f"untrained-{split}")
+    if untrained is not None:
+        rows["Zero-shot [14]"] = untrained.methods["zero-learning"]
+    for row, folder in (("MSDRA [10]", f"msdra-{split}"), ("MSPRAN [9]", f"msrpan-{split}"), ("Ours", split)):
+        if folder in runs:
+            rows[row] = own_method(runs[folder])
+    if untrained is not None:
+        rows["pixel average"] = untrained.methods["average"]
+        rows["Laplacian pyramid (4 levels)"] = untrained.methods["laplacian"]
+    return rows
+
+
+def table_2(runs: Mapping[str, Aggregate], split: str, conventions: str = "authors") -> pd.DataFrame | None:
+    """Table 2 beside this book's rows for ``split``; None (saying which commands make the runs)
+    when no run of ``split`` is committed."""
+    methods = table_2_methods(runs, split)
+    if not methods:
+        for name in (f"untrained-{split}", split):
+            not_committed(name)
+        return None
+    return compare_frame(TABLE_2, measured(methods, columns_of(conventions)))
+
+
+def means(methods: Mapping[str, MethodResult], conventions: str = "authors") -> pd.DataFrame:
+    """The mean of each paper column per method (rows) over the test pairs."""
+    return measured(methods, columns_of(conventions)).xs("mean", axis=1, level=1)
+
+
+def ours_table(runs: Mapping[str, Aggregate], conventions: str = "authors") -> pd.DataFrame:
+    """The paper's "Ours" row of Table 2, this book's DILRAN on each committed split, and the differences."""
+    columns = list(columns_of(conventions))
+    rows = {"paper (Table 2, 'Ours')": TABLE_2.frame().loc["Ours"].xs("mean", level=1)}
+    splits = [split for split in ("paper", "series") if split in runs]
+    for split in splits:
+        rows[f"this book, {split} split"] = means({"Ours": own_method(runs[split])}, conventions).loc["Ours"]
+    table = pd.DataFrame(rows).T[columns]
+    for split in splits:
+        table.loc[f"difference, {split} split"] = table.loc[f"this book, {split} split"] - table.iloc[0]
+    return table
+
+
+def best_rows(runs: Mapping[str, Aggregate], split: str = "paper", conventions: str = "authors") -> pd.DataFrame:
+    """Does Table 2's claim hold? Per column: the paper's best row, this book's best row, the rank of
+    "Ours" and its margin over the best other row (higher is better for every metric, as in the paper)."""
+    measured_means = means(table_2_methods(runs, split), conventions)
+    if "Ours" not in measured_means.index:
+        raise DataError(split, f"no committed DILRAN run of split {split!r}: nothing to rank")
+    return pd.DataFrame({
+        "paper: best row": TABLE_2.frame().xs("mean", axis=1, level=1).idxmax(),
+        "this book: best row": measured_means.idxmax(),
+        "this book: rank of Ours": measured_means.rank(ascending=False).loc["Ours"].astype(int).astype(str)
+        + f" of {len(measured_means)}",
+        "Ours minus best other row": (measured_means.loc["Ours"] - measured_means.drop(index="Ours").max()).round(3),
+    })
+
+
+def row_notes(runs: Mapping[str, Aggregate], split: str = "paper") -> pd.DataFrame:
+    """What each row of this book's Table 2 is, and whether its run is committed for ``split``."""
+    untrained = runs.get(f"untrained-{split}")
+    zero_weights = untrained.records[0]["extra"].get("zero_learning_weights", "—") if untrained else "—"
+    notes = {
+        "Zero-shot [14]": f"Lahoud & Süsstrunk's zero-learning fusion, relu1_1 stage; VGG19 weights: {zero_weights}",
+        "MSDRA [10]": "trained like DILRAN when results/dilran/msdra-<split>/ exists; not run here: about 10x "
+                      "DILRAN's FLOPs (233 vs 23 GFLOP per 256 x 256 forward), days on this CPU",
+        "MSPRAN [9]": "MSRPAN (the paper spells it MSPRAN) trained exactly like DILRAN (same schedule, loss, seed), "
+                      "fused with FER, when results/dilran/msrpan-<split>/ exists",
+        "Ours": "DILRAN, SFNN-max, the checkpoint chosen on the validation loss",
+        "pixel average": "(CT + MR) / 2: a sanity anchor the paper does not report",
+        "Laplacian pyramid (4 levels)": "max-abs detail, averaged base: a classic anchor the paper does not report",
+    }
+    folders = {"Zero-shot [14]": f"untrained-{split}", "MSDRA [10]": f"msdra-{split}",
+               "MSPRAN [9]": f"msrpan-{split}", "Ours": split, "pixel average": f"untrained-{split}",
+               "Laplacian pyramid (4 levels)": f"untrained-{split}"}
+    return pd.DataFrame({
+        f"committed ({split} split)": {row: "yes" if folders[row] in runs else "no" for row in notes},
+        "what it is": notes,
+    })
+
+
+def provenance_table(runs: Mapping[str, Aggregate]) -> pd.DataFrame:
+    """One row per run: what was trained (model, epochs, input, perceptual net) and its provenance
+    record (:func:`mmlib.runs.provenance.describe_provenance`: command, commit, wall time, device, data)."""
+    rows = {}
+    for name, run in runs.items():
+        params, extra = run.params, run.records[0].get("extra", {})
+        trained = "max_epochs" in params
+        shown = describe_provenance(run.provenance)
+        rows[name] = {
+            "model": params.get("model_name", "no training"),
+            "epochs": params["max_epochs"] if trained else "—",
+            "training input": "—" if not trained else
+            ("whole images" if params.get("train_crop") is None else f"{params['train_crop']} px crops"),
+            "perceptual net": extra.get("perceptual_weights", "—"),
+            **{key: shown[key] for key in ("wall time", "device", "git commit", "data", "command")},
+        }
+    return pd.DataFrame(rows).T
+
+
+def metric_variants(run: Aggregate) -> pd.DataFrame:
+    """Every metric variant of the suite for a trained run's own rule: mean and std over the test
+    pairs beside the convention it follows (:data:`mmlib.papers.dilran.paper.METRIC_VARIANTS`)."""
+    summary = own_method(run).case_summary()[["mean", "std"]]
+    return summary.assign(convention=pd.Series(METRIC_VARIANTS))
+
+
+def method_ranges(runs: Mapping[str, Aggregate], split: str = "paper", metrics=AMBIGUOUS_METRICS) -> pd.DataFrame | None:
+    """Lowest and highest method mean of each of ``metrics`` over every method scored on ``split``
+    (every rule of the DILRAN run, the trained baselines, the untrained rows); None without runs."""
+    folders = (split, f"msrpan-{split}", f"msdra-{split}", f"untrained-{split}")
+    method_means = [method.case_summary()["mean"] for folder in folders if folder in runs
+                    for method in runs[folder].methods.values()]
+    if not method_means:
+        return None
+    return (pd.DataFrame(method_means)[list(metrics)].agg(["min", "max"])
+            .rename(index={"min": "lowest method mean", "max": "highest method mean"}))
+
+
+def load_model(run: Aggregate, model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with the weights of the run's ``best.pt`` (the epoch chosen on validation), in eval mode."""
+    load_checkpoint(run.artifact("best.pt"), model=model)
+    return model.eval()
