@@ -101,3 +101,16 @@ def test_plot_modalities_on_a_real_brats_case(real_data_root):
     assert len(viewer.frames) == 64  # 155 axial slices, kept to 64
     # the opening slice is where the tumour is largest, so the contour is there
     assert np.asarray(viewer.data[1].z).max() == 1
+
+
+def test_plot_class_examples_one_figure_per_class_titled_by_case_and_class():
+    from mmlib.data.phantoms import glioma_phantoms
+    from mmlib.viz.brain import plot_class_examples
+
+    cohort = glioma_phantoms(n_cases=8, shape=(16, 20, 12), task="grade", seed=0)
+    figures = plot_class_examples(cohort)
+    assert len(figures) == len(cohort.class_names) == 2
+    for figure, name in zip(figures, cohort.class_names):
+        assert figure._suptitle.get_text().endswith(f"({name})")
+        assert len(figure.axes) >= len(cohort.images)
+    plt.close("all")

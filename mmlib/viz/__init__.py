@@ -8,10 +8,11 @@ from mmlib.viz.plotly_setup import BOOK_RENDERER, use_book_renderer
 
 use_book_renderer()
 
-from mmlib.viz.brain import plot_modalities, plot_slices, volume_viewer  # noqa: E402
+from mmlib.viz.brain import plot_class_examples, plot_modalities, plot_slices, volume_viewer  # noqa: E402
 from mmlib.viz.roc import roc_figure  # noqa: E402
 
 __all__ = [
+    "plot_class_examples",
     "BOOK_RENDERER",
     "plot_modalities",
     "plot_slices",

@@ -145,6 +145,20 @@ def plot_modalities(
     return fig
 
 
+
+def plot_class_examples(cohort, axis: int = 2) -> list[plt.Figure]:
+    """The first case of each class of a phantom cohort (:class:`~mmlib.data.phantoms.PhantomCohort`), one
+    :func:`plot_modalities` figure each, titled with its case id and class."""
+    figures = []
+    for label, name in enumerate(cohort.class_names):
+        cases = np.flatnonzero(cohort.labels == label)
+        if cases.size == 0:
+            raise ParameterError(f"the cohort has no case of class {name!r}")
+        i = int(cases[0])
+        figures.append(plot_modalities({m: v[i] for m, v in cohort.images.items()}, cohort.affine,
+                                       mask=cohort.masks[i] > 0, axis=axis, title=f"{cohort.case_ids[i]} ({name})"))
+    return figures
+
 def _to_uint8(volume: np.ndarray) -> np.ndarray:
     """Rescale the 0.5-99.5 percentile range of the shown slices to 0-255 (the guidance paper's rescale)."""
     lo, hi = np.percentile(volume, [0.5, 99.5])
