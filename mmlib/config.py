@@ -40,6 +40,24 @@ def data_root(path: str | os.PathLike | None = None) -> Path:
     return root.resolve()
 
 
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` as the book prints it, without this machine's folders.
+
+    Inside the repository: relative to it (``results/guidance``). Inside the
+    folder ``$MMLIB_DATA`` names: ``$MMLIB_DATA/<relative path>``. Anything
+    else (a folder the user named) as given.
+    """
+    path = Path(path).expanduser()
+    resolved = path.resolve()
+    if resolved.is_relative_to(REPO_ROOT):
+        return resolved.relative_to(REPO_ROOT).as_posix() or "."
+    env = os.environ.get(DATA_ENV_VAR)
+    if env and resolved.is_relative_to(Path(env).expanduser().resolve()):
+        rest = resolved.relative_to(Path(env).expanduser().resolve()).as_posix()
+        return f"${DATA_ENV_VAR}" + ("" if rest == "." else f"/{rest}")
+    return str(path)
+
+
 def resolve_device(device: str = "auto"):
     """Map ``"auto"`` to CUDA when present, else CPU; pass other names to :class:`torch.device`."""
     import torch

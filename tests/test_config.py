@@ -55,3 +55,14 @@ def test_seeding_repeats_numpy_and_torch_draws():
     seed_everything(3)
     b = (np.random.rand(3), torch.rand(3))
     assert np.array_equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_shown_path_hides_this_machines_folders(tmp_path, monkeypatch):
+    from mmlib.config import REPO_ROOT, shown_path
+
+    assert shown_path(REPO_ROOT / "results" / "guidance") == "results/guidance"
+    monkeypatch.setenv("MMLIB_DATA", str(tmp_path))
+    assert shown_path(tmp_path / "brats-samples") == "$MMLIB_DATA/brats-samples"
+    assert shown_path(tmp_path) == "$MMLIB_DATA"
+    monkeypatch.delenv("MMLIB_DATA")
+    assert shown_path(tmp_path / "x") == str(tmp_path / "x")  # a folder the user named stays as given

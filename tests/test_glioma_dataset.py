@@ -210,3 +210,9 @@ def test_a_truncated_volume_is_named_when_its_voxels_are_read(tmp_path):
         volumes[0]
     assert "case case-7" in str(error.value) and "t2.nii.gz" in str(error.value)
     assert "cannot be loaded" in str(error.value) and "Compose object at" not in str(error.value)
+
+
+def test_a_data_root_set_to_a_missing_folder_stops_even_the_phantoms(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMLIB_DATA", str(tmp_path / "nonexistent"))
+    with pytest.raises(DataError, match=r"nonexistent: data root \(from \$MMLIB_DATA\) does not exist"):
+        glioma_cases("glioma-phantoms", n_cases=8)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from mmlib.config import REPO_ROOT
 from mmlib.papers.guidance import claims, paper, results
 from mmlib.runs.aggregate import read_run
 
@@ -92,5 +91,3 @@ def test_table_viii_refuses_runs_that_tested_other_patients(tmp_path):
         results.table_viii_runs(tmp_path)
 
 
-def test_shown_paths_are_relative_to_the_repository():
-    assert results.shown_path(REPO_ROOT / "results" / "guidance") == "results/guidance"

@@ -50,6 +50,7 @@ from monai.data import CacheDataset, DataLoader
 from monai.transforms import Compose, EnsureTyped, Resized, Transposed
 
 from mmlib.config import data_root as resolve_data_root
+from mmlib.config import shown_path
 from mmlib.data.brats import discover_brats
 from mmlib.data.phantoms import glioma_phantoms
 from mmlib.data.transforms import array_transforms, volume_transforms
@@ -87,7 +88,9 @@ def glioma_cases(
     phantoms) and ``seg`` (the BraTS label map, path or array, or ``None``).
 
     ``n_cases``, ``shape`` (RAS voxels), ``difficulty`` and ``seed`` only shape the
-    phantoms. BraTS folders are ``<data_root>/<dataset>``; cases whose label is
+    phantoms. The data root is checked for the phantoms too: one set to a folder
+    that does not exist (``data_root`` or ``$MMLIB_DATA``) is a mistake worth
+    stopping for, not something to ignore silently. BraTS folders are ``<data_root>/<dataset>``; cases whose label is
     not a grade (``glioma``, ``metastasis`` or none) are left out and the reason
     is logged as a warning.
 
@@ -101,9 +104,10 @@ def glioma_cases(
     """
     if dataset not in DATASETS:
         raise ParameterError(f"dataset={dataset!r} is not known; choose one of {list(DATASETS)}")
+    root = resolve_data_root(data_root)  # a data root set to a missing folder is an error, phantoms or not
     if dataset == "glioma-phantoms":
         return _phantom_cases(n_cases, shape, difficulty, seed)
-    folder = resolve_data_root(data_root) / dataset
+    folder = root / dataset
     cases, excluded = [], []
     for case in discover_brats(folder):
         if case.label not in GRADE_LABELS:
@@ -243,10 +247,10 @@ def sample_cases(data_root: str | os.PathLike | None = None, dataset: str = "bra
     folder = resolve_data_root(data_root) / dataset
     report = check_dataset(dataset, folder)
     if not report.ok:
-        return [], f"no {dataset} scans under {folder} ({len(report.missing)} expected file(s) missing)"
+        return [], f"no {dataset} scans under {shown_path(folder)} ({len(report.missing)} expected file(s) missing)"
     cases = glioma_cases(dataset, data_root)
     grades = ", ".join(f"{c['case_id']} ({c['class_name']})" for c in cases)
-    return cases, f"{len(cases)} graded real case(s) from {folder}: {grades}"
+    return cases, f"{len(cases)} graded real case(s) from {shown_path(folder)}: {grades}"
 
 
 def check_fold_classes(train_labels: Sequence, test_labels: Sequence, fold: int) -> dict[str, dict]:

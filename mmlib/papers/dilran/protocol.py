@@ -33,6 +33,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from mmlib.config import data_root as resolve_data_root
+from mmlib.config import shown_path
 from mmlib.data.aanlib import PAIR_KINDS, FusionPair, load_aanlib_pairs, series_of
 from mmlib.data.image_pairs import FusionImageDataset, RandomCrops, pair_tensors
 from mmlib.data.phantoms.image_fusion import image_fusion_phantoms
@@ -154,16 +155,13 @@ def load_pairs(data_root: str | Path | None, dataset: str, pair: str, image_size
     """
     root, reason = None, "dataset='fusion-phantoms' was asked for"
     if dataset == "harvard-aanlib":
-        try:
-            root = resolve_data_root(data_root) / "harvard-aanlib"
-        except DataError as exc:
-            print(exc)
-        if root is not None and not (root / pair).is_dir():  # the repository's data/ holds manifests only
-            print(f"{root / pair}: no such folder")
+        root = resolve_data_root(data_root) / "harvard-aanlib"  # a data root that does not exist is an error
+        if not (root / pair).is_dir():  # the repository's data/ holds manifests only
+            print(f"{shown_path(root / pair)}: no such folder")
             root = None
         reason = f"harvard-aanlib {pair} not found in the data root"
     if root is not None:
-        print(f"reading {root} (every file checked against its SHA256SUMS)")
+        print(f"reading {shown_path(root)} (every file checked against its SHA256SUMS)")
         data = aanlib_source(root, pair, image_size)
     else:
         data = phantom_source(pair, image_size, seed, reason)
@@ -236,7 +234,7 @@ def checkpoint_folder(out_dir: str | Path | None) -> Path:
     """``out_dir`` (created; a run started again there resumes), or a new temporary folder when None."""
     folder = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="dilran-training-"))
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"checkpoints in {folder}" + (" (temporary)" if out_dir is None else ""))
+    print("checkpoints in a temporary folder, removed at the end" if out_dir is None else f"checkpoints in {shown_path(folder)}")
     return folder
 
 

@@ -46,12 +46,6 @@ def optional_run(folder: str | os.PathLike) -> Aggregate | None:
     return read_run(folder) if Path(folder).is_dir() else None
 
 
-def shown_path(path: str | os.PathLike) -> str:
-    """``path`` relative to the repository when it lies inside it (no absolute paths in the book)."""
-    path = Path(path).resolve()
-    return path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else str(path)
-
-
 def provenance_table(runs: dict[str, Aggregate]) -> pd.DataFrame:
     """One column per run: where its numbers came from (:func:`mmlib.runs.provenance.describe_provenance`)."""
     return pd.DataFrame({name: describe_provenance(run.provenance) for name, run in runs.items()})
