@@ -41,7 +41,7 @@ def long_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _html(frame: pd.DataFrame) -> str:
-    return frame.to_html(classes="dataframe", border=0, escape=True, na_rep="—")
+    return frame.to_html(border=0, escape=True, na_rep="—")  # pandas marks it class="dataframe"
 
 
 def show_comparison(frame: pd.DataFrame, caption: str, headline: str | None = None) -> None:
