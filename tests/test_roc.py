@@ -65,3 +65,18 @@ def test_roc_figure_refuses_empty_method():
 
     with pytest.raises(ParameterError, match="'m'"):
         roc_figure({"m": []})
+
+
+def test_book_template_leaves_the_width_to_the_page_and_the_title_below_the_mode_bar():
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    import mmlib.viz  # noqa: F401  (sets the renderer and the template)
+    from mmlib.viz.plotly_setup import BOOK_TEMPLATE
+
+    assert pio.templates.default == BOOK_TEMPLATE
+    assert pio.renderers["notebook"].config["responsive"] is True
+    fig = go.Figure(layout=dict(title="t"))
+    layout = fig.layout.template.layout
+    assert layout.title.yref == "paper" and layout.title.yanchor == "bottom" and layout.margin.t >= 80
+    assert fig.layout.width is None  # no fixed width: the page's column decides

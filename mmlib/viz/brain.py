@@ -263,7 +263,7 @@ def volume_viewer(
     ]
     fig.update_layout(
         title=title,
-        width=520, height=560, template="plotly_white", margin=dict(l=40, r=20, t=80, b=40),
+        height=580, margin=dict(l=40, r=20, t=90, b=40),
         sliders=[dict(active=start, steps=slider_steps, currentvalue=dict(prefix=f"slice (axis {axis}): "),
                       pad=dict(t=30))],
         updatemenus=[dict(type="dropdown", buttons=buttons, direction="down", x=1.0, y=1.02,

@@ -84,9 +84,9 @@ def roc_figure(
     fig.update_layout(
         # The legend goes below the axes: near-chance curves run through the
         # lower-right corner where ROC legends usually sit.
-        title=title, width=560, height=560 + 22 * len(curves), template="plotly_white",
+        title=title, height=620 + 22 * len(curves),
         legend=dict(x=0.0, y=-0.14, xanchor="left", yanchor="top"),
-        margin=dict(l=60, r=20, t=60, b=90 + 22 * len(curves)),
+        margin=dict(l=60, r=20, t=90, b=90 + 22 * len(curves)),
     )
     fig.update_xaxes(title="False positive rate (1 − specificity)", range=[0, 1], constrain="domain")
     fig.update_yaxes(title="True positive rate (sensitivity)", range=[0, 1], scaleanchor="x", scaleratio=1,
