@@ -13,6 +13,9 @@ if [ -z "${MMLIB_DATA:-}" ] && [ -d ../shared/data ]; then
 fi
 echo "[book] data root: ${MMLIB_DATA:-data/ (manifests only: synthetic data)}"
 export PATH="$root/.venv/bin:$PATH"
+# Progress bars are for people watching a run; in a static page they freeze at 0%.
+# The chapters print what the bars would have told (epochs, seconds) in their tables.
+export TQDM_DISABLE=1
 start=$(date +%s)
 jupyter-book build . --path-output . -W -n --keep-going "$@"
 echo "[book] built _build/html/index.html in $(( $(date +%s) - start )) s"

@@ -117,7 +117,7 @@ def glioma_cases(
                       "group": case.case_id, **case.modalities, "seg": case.seg})
     if excluded:
         logger.warning("%s: %d case(s) left out, their label is not an LGG/HGG grade: %s",
-                       folder, len(excluded), ", ".join(excluded))
+                       shown_path(folder), len(excluded), ", ".join(excluded))
     if not cases:
         raise DataError(folder, f"no case has an LGG/HGG grade (all {len(excluded)} left out: {', '.join(excluded)})")
     return cases
