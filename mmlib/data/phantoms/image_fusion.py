@@ -25,6 +25,8 @@ difficulty knob.
 
 from __future__ import annotations
 
+import warnings
+
 from functools import lru_cache
 
 import nibabel as nib
@@ -131,6 +133,11 @@ def _series_transform(angles_deg, scale: float, shift_mm) -> np.ndarray:
 
 def _cut(head: nib.Nifti1Image, target_affine: np.ndarray, shape: tuple[int, int, int]) -> dict[str, np.ndarray]:
     """Resample the head layers (nilearn ``resample_img``) onto one series' slab."""
-    out = image.resample_img(head, target_affine=target_affine, target_shape=shape, interpolation="linear",
-                             force_resample=True, copy_header=True).get_fdata()
+    with warnings.catch_warnings():
+        # nilearn warns that the layers are binary: linear interpolation is the point here, it turns the
+        # tissue indicators into partial-volume fractions at the tissue borders of the tilted slab.
+        warnings.filterwarnings("ignore", message="Resampling binary images with continuous or linear",
+                                category=UserWarning)
+        out = image.resample_img(head, target_affine=target_affine, target_shape=shape, interpolation="linear",
+                                 force_resample=True, copy_header=True).get_fdata()
     return {name: np.clip(out[..., k], 0.0, 1.0).astype(np.float32) for k, name in enumerate(LAYERS)}
