@@ -54,7 +54,8 @@ def test_aanlib_missing_partner(tmp_path):
 def test_aanlib_size_mismatch(tmp_path):
     root = make_aanlib(tmp_path)
     Image.fromarray(np.zeros((16, 12), np.uint8)).save(root / "CT-MRI" / "MRI" / "2004.png")
-    with pytest.raises(DataError, match=r"MRI/2004\.png: size \(12, 16\) differs from its partner .*CT/2004\.png"):
+    # (height, width), the array's shape: the same convention as pair_tensors' message for the same file
+    with pytest.raises(DataError, match=r"MRI/2004\.png: size \(16, 12\) differs from its partner .*CT/2004\.png"):
         load_aanlib_pairs(root)
 
 

@@ -63,7 +63,8 @@ def load_aanlib_pairs(root: str | os.PathLike, pair: str = "CT-MRI", *, verify: 
 
     ``root`` is the ``harvard-aanlib`` folder. With ``verify`` and a ``SHA256SUMS``
     file in ``root``, every file of this pair kind is checked against it first.
-    Image sizes are read from the headers (cheap) and must agree within a pair.
+    Image sizes are read from the headers (cheap) and must agree within a pair; like every
+    image shape in this package they are ``(height, width)``, the array's shape.
 
     Raises
     ------
@@ -113,9 +114,11 @@ def load_aanlib_pairs(root: str | os.PathLike, pair: str = "CT-MRI", *, verify: 
 
 
 def _image_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the image header, as a DataError when unreadable."""
+    """``(height, width)`` from the image header (the package's convention, NumPy's array shape), as a
+    DataError when unreadable. PIL's ``Image.size`` is ``(width, height)``: reversed here."""
     try:
         with Image.open(path) as image:
-            return image.size
+            width, height = image.size
+            return height, width
     except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(path, f"cannot read image (truncated or corrupt): {exc}") from None
