@@ -59,7 +59,7 @@ case "$model" in dilran) rules=table1 ;; msrpan|msdra) rules=own ;; *) echo "unk
 crop="${TRAIN_CROP:-None}"
 splits=("${@:-paper series}")
 read -r -a splits <<< "${splits[*]}"
-git_at_start="$("$python" -m mmlib.runs.provenance)"
+git_at_start="$("$python" -m mmlib.runs.provenance --require-clean)"
 for split in "${splits[@]}"; do
   case "$split" in paper|series) ;; *) echo "unknown split '$split' (paper | series)" >&2; exit 2 ;; esac
   name="$split"

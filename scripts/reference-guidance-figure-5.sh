@@ -20,7 +20,7 @@ N_CASES=90
 CKPT="$ROOT/runs/checkpoints/figure-5"
 DEST=results/guidance/figure-5
 COMMAND="bash scripts/reference-guidance-figure-5.sh"
-GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance)
+GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
 
 rm -rf "$CKPT" runs/guidance/unimodal/figure-5 runs/guidance/guidance-model/figure-5
 start=$(date +%s)

@@ -29,7 +29,7 @@ fi
 
 export MMLIB_DATA="$DATA_ROOT"  # the chapter's data_root=None reads it; no absolute path lands in params.json
 rm -rf "runs/guidance/radiomics/$TAG"  # a reference run always starts from scratch
-GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance)
+GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
 start=$(date +%s)
 "$PYTHON" -m mmlib.runs guidance/radiomics --folds 0-2 --tag "$TAG" \
   -p seed=$SEED -p n_folds=3 -p dataset=brats2017-radiomics

@@ -43,7 +43,7 @@ for secondaries in "${SUBSETS[@]}"; do
   name=$("$PYTHON" -c "import sys, ast; print('+'.join(('t1ce', *ast.literal_eval(sys.argv[1]))))" "$secondaries")
   tag="table-vii-$name"
   echo "=== $name ==="
-  GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance)
+  GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
 start=$(date +%s)
   "$PYTHON" -m mmlib.runs guidance/guidance-model --folds 0-2 --tag "$tag" \
     -p "secondaries=$secondaries" -p seed=$SEED -p n_folds=3 -p n_cases=$N_CASES -p "phantom_shape=$PHANTOM_SHAPE" \

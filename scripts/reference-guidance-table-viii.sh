@@ -25,7 +25,7 @@ MAX_EPOCHS=25
 COMMAND="bash scripts/reference-guidance-table-viii.sh"
 
 rm -rf "runs/guidance/fusion-baselines/$TAG"  # a reference run always starts from scratch
-GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance)
+GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
 start=$(date +%s)
 "$PYTHON" -m mmlib.runs guidance/fusion-baselines --folds 0-2 --tag "$TAG" \
   -p seed=$SEED -p n_folds=3 -p n_cases=$N_CASES -p max_epochs=$MAX_EPOCHS -p precision=bf16 -p device=cpu

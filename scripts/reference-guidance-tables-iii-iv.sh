@@ -18,7 +18,7 @@ MAX_EPOCHS=25
 COMMAND="bash scripts/reference-guidance-tables-iii-iv.sh"
 
 rm -rf "runs/guidance/unimodal/$TAG"  # a reference run always starts from scratch
-GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance)
+GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
 start=$(date +%s)
 "$PYTHON" -m mmlib.runs guidance/unimodal --folds 0-2 --tag "$TAG" \
   -p seed=$SEED -p n_folds=3 -p n_cases=$N_CASES -p max_epochs=$MAX_EPOCHS -p precision=bf16 -p device=cpu

@@ -236,3 +236,20 @@ def test_export_records_the_git_state_at_the_start_when_given(tmp_path):
                wall_time_s=1.0, device="cpu", git_at_start=start)
     provenance = json.loads((dest / "provenance.json").read_text())
     assert provenance["git"] == start and provenance["git_at_write"] != start  # both states kept
+
+
+def test_a_reference_run_refuses_a_dirty_tree_unless_allowed_and_recorded(tmp_path, monkeypatch):
+    from mmlib.runs.provenance import ALLOW_DIRTY_ENV_VAR, start_state
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("-c", "user.email=a@b", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "start")
+    monkeypatch.delenv(ALLOW_DIRTY_ENV_VAR, raising=False)
+    assert start_state(tmp_path)["dirty"] is False
+    (tmp_path / "module.py").write_text("x = 1\n")
+    with pytest.raises(DataError, match="uncommitted changes.*MMLIB_ALLOW_DIRTY=1"):
+        start_state(tmp_path)
+    monkeypatch.setenv(ALLOW_DIRTY_ENV_VAR, "1")
+    assert start_state(tmp_path) == {**git_state(tmp_path), "allowed_dirty": True}

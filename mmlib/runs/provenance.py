@@ -306,5 +306,47 @@ def describe_provenance(record: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-if __name__ == "__main__":  # `python -m mmlib.runs.provenance`: the git state now, as JSON (reference scripts)
-    print(json.dumps(git_state()))
+#: Environment variable that lets a reference run start from a tree with uncommitted changes.
+ALLOW_DIRTY_ENV_VAR = "MMLIB_ALLOW_DIRTY"
+
+
+def start_state(repo: str | os.PathLike = REPO_ROOT) -> dict[str, Any]:
+    """The git state a reference run starts from; a tree with uncommitted changes is refused.
+
+    With ``$MMLIB_ALLOW_DIRTY=1`` a dirty tree is accepted and the state says so
+    (``"allowed_dirty": true``), so the run's provenance records the choice.
+
+    Raises
+    ------
+    DataError
+        When the tree is dirty (or its state unknown) and the override is not set.
+    """
+    state = git_state(repo)
+    if state["dirty"] is False:
+        return state
+    if os.environ.get(ALLOW_DIRTY_ENV_VAR) == "1":
+        return {**state, "allowed_dirty": True}
+    problem = "has uncommitted changes" if state["dirty"] else "has no readable git state"
+    raise DataError(repo, f"{problem}: a reference run records the commit that ran, so commit first "
+                          f"(or set {ALLOW_DIRTY_ENV_VAR}=1 to run anyway; the provenance will say so)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mmlib.runs.provenance [--require-clean]``: the git state now, as JSON (reference scripts)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m mmlib.runs.provenance", description=main.__doc__)
+    parser.add_argument("--require-clean", action="store_true",
+                        help=f"refuse a tree with uncommitted changes unless {ALLOW_DIRTY_ENV_VAR}=1")
+    args = parser.parse_args(argv)
+    try:
+        print(json.dumps(start_state() if args.require_clean else git_state()))
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

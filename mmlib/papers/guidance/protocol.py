@@ -271,10 +271,10 @@ def epochs_record(history: History | None) -> dict | None:
 
 def training_summary(histories: Mapping[str, History]) -> pd.DataFrame:
     """Best epoch, its validation loss, the last training loss and the seconds spent, one row per network."""
-    return pd.DataFrame({name: {"best epoch": h.best_epoch, "best val loss": h.best_value,
-                                "last train loss": h.epochs[-1]["train_loss"],
-                                "seconds": sum(e["seconds"] for e in h.epochs)}
-                         for name, h in histories.items()}).T
+    return pd.DataFrame.from_dict({name: {"best epoch": h.best_epoch, "best val loss": h.best_value,
+                                          "last train loss": h.epochs[-1]["train_loss"],
+                                          "seconds": sum(e["seconds"] for e in h.epochs)}
+                                   for name, h in histories.items()}, orient="index")  # keeps the epoch an int
 
 
 def test_scores(net: nn.Module, loader, probabilities: Callable[[nn.Module, Mapping[str, Any], Any], Mapping[str, torch.Tensor]],

@@ -132,4 +132,4 @@ def auc_spread(root: str | os.PathLike) -> pd.DataFrame:
         for method, result in (run.methods.items() if run is not None else []):
             s = result.summary.loc["auc"]
             spread[(folder, method)] = {"mean AUC": s["mean"], "std over folds": s["std"], "folds": int(s["n_folds"])}
-    return pd.DataFrame(spread).T.rename_axis(["run", "model"])
+    return pd.DataFrame.from_dict(spread, orient="index").rename_axis(["run", "model"])  # folds stay ints
