@@ -7,6 +7,13 @@ their parameter names (``features.0.weight``, ``features.1.running_mean``, ...)
 are torchvision's and an ImageNet ``state_dict`` file in torchvision's format
 (``vgg16_bn-6c64b313.pth``, ``vgg19-dcbb9e9d.pth``) loads from a local path.
 
+**Where the files come from.** torchvision's ImageNet weights:
+``https://download.pytorch.org/models/vgg16_bn-6c64b313.pth`` (``VGG16_BN_Weights.IMAGENET1K_V1``,
+DILRAN's perceptual loss) and ``https://download.pytorch.org/models/vgg19-dcbb9e9d.pth``
+(``VGG19_Weights.IMAGENET1K_V1``, zero-learning fusion). Each is a ``state_dict`` with the
+names these stacks keep, so no conversion is needed: download it on a machine with network
+(torchvision stores it in ``~/.cache/torch/hub/checkpoints/``) and pass its local path.
+
 No weights file given: the network keeps a random initialisation drawn with a
 fixed seed (default 0) and frozen. Random convolutional features are a usable,
 if weaker, perceptual prior; the substitution is announced with a

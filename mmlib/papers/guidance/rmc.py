@@ -209,6 +209,14 @@ def _head_or_attention(key: str) -> bool:
 def load_kinetics_weights(model: RMC, path: str | os.PathLike) -> RMC:
     """Load a torchvision-format ``mc3_18`` Kinetics-400 ``state_dict`` file into ``model``.
 
+    **Where the file comes from.** torchvision's ``MC3_18_Weights.KINETICS400_V1``,
+    ``https://download.pytorch.org/models/mc3_18-a90a0ba3.pth`` (the paper's
+    pretrained RMC, Sec. IV-C). The downloaded file *is* a ``state_dict`` with
+    torchvision's names, which this RMC keeps, so no conversion is needed: fetch
+    it on a machine with network (``wget`` that URL, or
+    ``torch.save(torchvision.models.video.mc3_18(weights="KINETICS400_V1").state_dict(), path)``)
+    and pass its local path. Nothing is downloaded at run time.
+
     * The Kinetics 400-class head (``fc.weight``, ``fc.bias``) is not loaded:
       the new ``Dropout + Linear`` head keeps its initialisation.
     * The stem has 3 (RGB) input channels in the file. Its kernel is summed over
