@@ -36,3 +36,12 @@ def test_check_names_unknown_and_unchanged_settings():
         FullScale("guidance/unimodal", {"epochs": 200}, source="x").check()
     with pytest.raises(ParameterError, match="equal the chapter's defaults"):
         FullScale("guidance/unimodal", {"seed": 0, "max_epochs": 200}, source="x").check()
+
+
+@pytest.mark.parametrize("full_scale", ALL, ids=lambda f: f.chapter)
+def test_the_box_wraps_the_command_without_changing_it(full_scale):
+    from mmlib.viz.admonition import wrap_command
+
+    wrapped = wrap_command(full_scale.command())
+    assert all(len(line) <= 90 for line in wrapped.splitlines())
+    assert shlex.split(wrapped.replace(" \\\n", " ")) == shlex.split(full_scale.command())

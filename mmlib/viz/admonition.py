@@ -9,6 +9,7 @@ static, so this emits the same HTML classes (hand-written: no library has it).
 from __future__ import annotations
 
 import html
+import shlex
 from typing import TYPE_CHECKING
 
 from IPython.display import HTML, display
@@ -40,4 +41,22 @@ def full_scale_box(full_scale: "FullScale") -> None:
     note = f"<p>{full_scale.note}</p>" if full_scale.note else ""
     display(HTML(f'<div class="admonition tip"><p class="admonition-title">Full scale</p>'
                  f"<p>The paper's setting ({html.escape(full_scale.source)}), by parameters only:</p>{table}{note}"
-                 f"<p>With the fold runner:</p><pre>{html.escape(full_scale.command())}</pre></div>"))
+                 f"<p>With the fold runner:</p><pre>{html.escape(wrap_command(full_scale.command()))}</pre></div>"))
+
+
+def wrap_command(command: str, width: int = 80) -> str:
+    """A long shell command broken between its options with `` \\`` continuations, lines of about ``width``."""
+    words = shlex.split(command)
+    pieces, i = [], 0
+    while i < len(words):  # an option and its value stay together
+        take = 2 if words[i].startswith("-") and i + 1 < len(words) and not words[i + 1].startswith("-") else 1
+        pieces.append(" ".join(shlex.quote(w) for w in words[i:i + take]))
+        i += take
+    lines, current = [], ""
+    for piece in pieces:
+        if current and len(current) + 1 + len(piece) > width:
+            lines.append(current)
+            current = "  " + piece
+        else:
+            current = f"{current} {piece}" if current else piece
+    return " \\\n".join(lines + [current])
