@@ -132,18 +132,18 @@ def plot_modalities(
     if not 0 <= index < first.shape[axis]:
         raise ParameterError(f"slice index {index} is outside 0..{first.shape[axis] - 1}")
     cut = _world_coordinate(first.affine, first.shape, axis, index)
-    fig, axes = plt.subplots(1, len(volumes), figsize=(2.6 * len(volumes), 2.9), squeeze=False)
+    fig, axes = plt.subplots(1, len(volumes), figsize=(2.6 * len(volumes), 3.3), squeeze=False)
     for ax, (name, image) in zip(axes[0], volumes.items()):
         display = plotting.plot_anat(image, display_mode=_DISPLAY_MODE_OF_AXIS[axis], cut_coords=[cut],
-                                     axes=ax, figure=fig, title=name, annotate=False, draw_cross=False,
-                                     colorbar=False)
+                                     axes=ax, figure=fig, annotate=False, draw_cross=False, colorbar=False)
+        ax.set_title(name, fontsize=9)  # above the panel; nilearn's own title box covers the image
         if mask_image is not None and np.any(mask_data):
             display.add_contours(nib.Nifti1Image((mask_data > 0).astype(np.float32), first.affine),
                                  levels=[0.5], colors="r", linewidths=1.0)
+    fig.subplots_adjust(top=0.78 if title else 0.88)  # room for two-line panel titles under the figure title
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, y=0.98)
     return fig
-
 
 
 def plot_class_examples(cohort, axis: int = 2) -> list[plt.Figure]:
