@@ -95,7 +95,7 @@ def test_plot_modalities_on_a_real_brats_case(real_data_root):
     volume = t1ce.get_fdata(dtype=np.float32)
     seg = np.asarray(nib.load(f"{case}_seg.nii.gz").dataobj)
     fig = plot_modalities({"t1ce": volume}, affine=t1ce.affine, mask=seg)
-    assert [t.get_text() for ax in fig.axes for t in ax.texts] == ["t1ce"]
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["t1ce"]
     plt.close(fig)
     viewer = volume_viewer({"t1ce": volume}, mask=seg, axis=2)
     assert len(viewer.frames) == 64  # 155 axial slices, kept to 64
