@@ -241,7 +241,8 @@ def test_a_killed_sweep_reruns_the_unfinished_fold_cleanly(chapter, tmp_path):
     out = tmp_path / "runs"
     hold = chapter.parent / "hold"
     hold.touch()  # the chapter waits while this file exists
-    cmd = [sys.executable, "-m", "mmlib.runs", str(chapter), "--folds", "0-1", "--tag", "k", "--out", str(out)]
+    cmd = [sys.executable, "-m", "mmlib.runs", str(chapter), "--folds", "0-1", "--tag", "k", "--out", str(out),
+           "--workers", "1"]  # one fold at a time: fold 0 is the one killed
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     fold_dir = out / "tiny" / "k" / "fold-0"
     try:
@@ -317,3 +318,26 @@ def test_parameter_values_are_checked_against_the_chapters_types(tmp_path):
     with pytest.raises(ParameterError, match=re.escape("typed: parameter sleep_s='long' is a str")):
         run_folds(chapter, [0], {"sleep_s": "long"}, out=tmp_path / "runs", progress=False)
     assert not (tmp_path / "runs" / "typed").exists()  # refused before any kernel started
+
+
+def test_default_is_one_single_thread_fold_per_core_and_explicit_values_win():
+    from mmlib.runs.cli import default_workers_and_threads
+
+    assert default_workers_and_threads(3, None, None, cores=2) == (2, 1)
+    assert default_workers_and_threads(1, None, None, cores=2) == (1, 2)
+    assert default_workers_and_threads(5, None, None, cores=16) == (5, 3)
+    assert default_workers_and_threads(3, 1, None, cores=2) == (1, 2)
+    assert default_workers_and_threads(3, 2, 2, cores=2) == (2, 2)
+
+
+def test_threads_reach_the_fold_kernel(chapter, tmp_path):
+    probe = chapter.parent / "threads.md"
+    probe.write_text(TINY_CHAPTER.replace(
+        "record_fold_result(\n", "import torch\nrecord_fold_result(\n").replace(
+        '"fold_plus_seed": fold + seed}', '"fold_plus_seed": fold + seed, "threads": torch.get_num_threads(), '
+                                          '"omp": int(os.environ["OMP_NUM_THREADS"])}').replace(
+        "import random, time", "import os, random, time"))
+    summary = run_folds(probe, [0], {}, out=tmp_path / "runs", progress=False, threads=1)
+    assert summary.results[0].metrics["threads"] == 1 and summary.results[0].metrics["omp"] == 1
+    with pytest.raises(ParameterError, match="threads"):
+        run_folds(probe, [0], {}, out=tmp_path / "runs", progress=False, threads=0)

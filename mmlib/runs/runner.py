@@ -204,6 +204,7 @@ class FoldSpec:
     fold_dir: str
     kernel_name: str = "python3"
     timeout_s: int | None = None
+    threads: int | None = None
 
 
 @dataclass
@@ -240,17 +241,25 @@ def fold_is_done(fold_dir: str | Path) -> bool:
     return (Path(fold_dir) / DONE).is_file() and (Path(fold_dir) / METRICS).is_file()
 
 
-def _runner_cell(result_path: Path) -> nbformat.NotebookNode:
-    """The first cell of the executed notebook: tells record_fold_result where to write.
+#: The environment variables that cap a kernel's compute threads (OpenMP, MKL, OpenBLAS).
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
-    Setting the variable inside the kernel (not in the worker's environment)
-    keeps folds that share a worker process or thread from seeing each other's path.
+
+def _runner_cell(result_path: Path, threads: int | None = None) -> nbformat.NotebookNode:
+    """The first cell of the executed notebook: tells record_fold_result where to write, and caps threads.
+
+    Setting the variables inside the kernel (not in the worker's environment)
+    keeps folds that share a worker process or thread from seeing each other's
+    path. With ``threads``, the kernel's OpenMP/BLAS pools and torch's intra-op
+    pool are capped before the chapter imports anything heavy.
     """
-    source = (
-        "# Added by mmlib.runs: where record_fold_result writes this fold's metrics.\n"
-        "import os\n"
-        f"os.environ[{RESULT_ENV_VAR!r}] = {str(result_path)!r}"
-    )
+    lines = ["# Added by mmlib.runs: where record_fold_result writes this fold's metrics.",
+             "import os",
+             f"os.environ[{RESULT_ENV_VAR!r}] = {str(result_path)!r}"]
+    if threads is not None:
+        lines += [f"os.environ[{name!r}] = {str(threads)!r}" for name in THREAD_ENV_VARS]
+        lines += ["import torch", f"torch.set_num_threads({int(threads)})"]
+    source = "\n".join(lines)
     return nbformat.v4.new_code_cell(source, metadata={"tags": [RUNNER_CELL_TAG, "remove-cell"]})
 
 
@@ -305,7 +314,7 @@ def run_fold(spec: FoldSpec) -> FoldResult:
         shutil.rmtree(fold_dir)
     fold_dir.mkdir(parents=True)
     notebook = jupytext.read(chapter)
-    notebook.cells.insert(0, _runner_cell(fold_dir / METRICS))
+    notebook.cells.insert(0, _runner_cell(fold_dir / METRICS, spec.threads))
     partial = fold_dir / "executed.partial.ipynb"
     parameters = {name: papermill_value(value) for name, value in {**spec.params, "fold": spec.fold}.items()}
     source = fold_dir / "source.ipynb"  # in the fold folder, so a killed run leaves nothing elsewhere
@@ -397,6 +406,7 @@ def run_folds(
     force: bool = False,
     progress: bool = True,
     timeout_s: int | None = None,
+    threads: int | None = None,
 ) -> RunSummary:
     """Execute ``chapter`` once per fold with ``params`` (plus ``fold=k``).
 
@@ -419,6 +429,9 @@ def run_folds(
         Rerun folds that are already finished.
     timeout_s
         Per-cell execution limit passed to papermill (default: none).
+    threads
+        Compute threads per fold kernel (OpenMP/BLAS and torch); default: the
+        libraries' own choice (all cores). Parallel folds want ``cores // folds``.
 
     Raises
     ------
@@ -434,6 +447,8 @@ def run_folds(
     path, name = resolve_chapter(chapter)
     params = dict(params or {})
     folds = list(folds)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ParameterError(f"threads={threads!r} must be a positive integer or None")
     if len(set(folds)) != len(folds):
         raise ParameterError(f"{name}: folds {folds} repeat a fold")
     notebook = jupytext.read(path)
@@ -450,7 +465,7 @@ def run_folds(
             metrics = json.loads((fold_dir / METRICS).read_text())["metrics"]
             results[fold] = FoldResult(fold, "skipped", str(fold_dir), metrics=metrics)
         else:
-            specs.append(FoldSpec(str(path), fold, params, str(fold_dir), timeout_s=timeout_s))
+            specs.append(FoldSpec(str(path), fold, params, str(fold_dir), timeout_s=timeout_s, threads=threads))
 
     executor = executor or LocalExecutor()
     with tqdm(total=len(folds), desc=f"{name} [{tag}]", unit="fold", disable=not progress) as bar:
