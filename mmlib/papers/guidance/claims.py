@@ -19,7 +19,6 @@ the results chapters. Hand-written: no library states these claims.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -28,6 +27,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from mmlib.errors import ParameterError
+from mmlib.eval.claims import Verdict
 from mmlib.eval.tables import PaperTable
 from mmlib.papers.guidance import paper
 from mmlib.papers.guidance.results import (MODALITY_ROWS, mean_auc, n_secondary, optional_run, radiomics_rows,
@@ -38,15 +38,6 @@ from mmlib.runs.paired import check_paired_runs, paired_differences
 FUSIONS = {"pixel": "Pixel fusion", "feature": "Feature fusion", "decision": "Decision fusion"}
 #: Table VII's row with every secondary modality.
 FULL = "T1ce + Flair + T1 + T2"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Whether a claim held on one source of numbers, and the numbers that decided it."""
-
-    claim: int
-    holds: bool
-    evidence: str
 
 
 def _checked(auc: Mapping[str, float], what: str, at_least: int = 1) -> dict[str, float]:
@@ -208,12 +199,3 @@ def verdicts_by_source(results: str | os.PathLike, claim: int | None = None) -> 
                "this book, glioma phantoms": phantom_verdicts(results),
                "this book, real BraTS 2017 radiomics": radiomics_verdicts(results)}
     return {source: [v for v in verdicts if claim is None or v.claim == claim] for source, verdicts in sources.items()}
-
-
-def verdict_frame(sources: Mapping[str, Sequence[Verdict]]) -> pd.DataFrame:
-    """One row per (claim, source of numbers): whether it held and the numbers that decided it."""
-    rows = [{"claim": v.claim, "data": source, "holds": "yes" if v.holds else "NO", "evidence (mean AUC)": v.evidence}
-            for source, verdicts in sources.items() for v in verdicts]
-    if not rows:
-        return pd.DataFrame(columns=["claim", "data", "holds", "evidence (mean AUC)"])
-    return pd.DataFrame(rows).sort_values("claim", kind="stable").reset_index(drop=True)
