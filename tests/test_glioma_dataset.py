@@ -80,7 +80,7 @@ def test_same_seed_gives_identical_augmented_batches(phantom_cases):
 def test_eval_mode_is_deterministic_and_unaugmented(phantom_cases):
     evaluation = GliomaVolumes(phantom_cases, train=False, spatial_size=MODEL_SIZE, seed=0)
     reseeded = GliomaVolumes(phantom_cases, train=False, spatial_size=MODEL_SIZE, seed=99)
-    no_augment = GliomaVolumes(phantom_cases, train=True, augment=False, spatial_size=MODEL_SIZE, seed=5)
+    no_augment = GliomaVolumes(phantom_cases, train=True, augment="none", spatial_size=MODEL_SIZE, seed=5)
     augmented = GliomaVolumes(phantom_cases, train=True, spatial_size=MODEL_SIZE, seed=0)
     reference = _batches(evaluation, shuffle=False)
     assert _equal(reference, _batches(evaluation, shuffle=False))
@@ -216,3 +216,36 @@ def test_a_data_root_set_to_a_missing_folder_stops_even_the_phantoms(tmp_path, m
     monkeypatch.setenv("MMLIB_DATA", str(tmp_path / "nonexistent"))
     with pytest.raises(DataError, match=r"nonexistent: data root \(from \$MMLIB_DATA\) does not exist"):
         glioma_cases("glioma-phantoms", n_cases=8)
+
+
+
+def test_lesion_fit_cuts_a_box_around_the_mask_after_the_whole_volume_rescale(phantom_cases):
+    box = (8, 12, 10)  # (D, H, W)
+    volumes = GliomaVolumes(phantom_cases[:4], train=False, fit="lesion", spatial_size=box, with_seg=True)
+    item = volumes[0]
+    assert item["t1ce"].shape == (1, *box) and item["seg"].shape == (1, *box)
+    lesion = np.argwhere(item["seg"][0].numpy() > 0)
+    centre = (lesion.min(axis=0) + lesion.max(axis=0)) / 2
+    assert np.all(np.abs(centre - (np.array(box) - 1) / 2) <= 1.0)  # the mask's box sits in the middle
+    whole = GliomaVolumes(phantom_cases[:1], train=False)[0]["t1ce"]
+    assert float(item["t1ce"].max()) <= float(whole.max()) + 1e-6  # rescaled on the whole volume, then cut
+    assert "seg" not in GliomaVolumes(phantom_cases[:1], train=False, fit="lesion", spatial_size=box)[0]
+    with pytest.raises(ParameterError, match="box size"):
+        GliomaVolumes(phantom_cases[:1], train=False, fit="lesion")
+
+
+def test_flip_augmentation_only_mirrors(phantom_cases):
+    plain = GliomaVolumes(phantom_cases[:1], train=False, spatial_size=MODEL_SIZE)[0]["t1ce"]
+    flipped = torch.flip(plain, dims=[3])  # RAS x is the model's W axis
+    for seed in range(6):
+        drawn = GliomaVolumes(phantom_cases[:1], train=True, augment="flip", spatial_size=MODEL_SIZE, seed=seed)[0]["t1ce"]
+        assert torch.allclose(drawn, plain) or torch.allclose(drawn, flipped)
+    with pytest.raises(ParameterError, match="augment"):
+        GliomaVolumes(phantom_cases[:1], train=True, augment=True)
+
+
+def test_phantom_cases_carry_the_generators_truth():
+    cases = glioma_cases("glioma-phantoms", n_cases=12, shape=(16, 20, 12), seed=0)
+    assert {"z_t1ce", "z_flair", "z_t2", "z_t1", "radius_mm"} <= set(cases[0]["phantom"])
+    old = glioma_cases("glioma-phantoms", n_cases=12, shape=(16, 20, 12), seed=0, design="shared-lesion")
+    assert "z_t1ce" not in old[0]["phantom"] and not np.array_equal(old[0]["t1ce"], cases[0]["t1ce"])

@@ -147,9 +147,49 @@ def test_glioma_modalities_carry_different_information_with_t1ce_best(grade):
     assert max(aucs.values()) - min(aucs.values()) > 0.1
 
 
-def test_glioma_higher_difficulty_lowers_the_baseline(grade):
-    hard = glioma_phantoms(difficulty=0.9, seed=0)
-    assert multimodal_auc(hard) < multimodal_auc(grade) - 0.1
+def test_glioma_higher_difficulty_lowers_the_baseline_of_the_shared_lesion_design():
+    easy = glioma_phantoms(difficulty=0.5, seed=0, design="shared-lesion")
+    hard = glioma_phantoms(difficulty=0.9, seed=0, design="shared-lesion")
+    assert multimodal_auc(hard) < multimodal_auc(easy) - 0.1
+
+
+@pytest.fixture(scope="module")
+def factors():
+    return glioma_phantoms(n_cases=240, seed=2)
+
+
+def test_factor_design_grade_reaches_each_modality_through_its_own_factor(factors):
+    from mmlib.data.phantoms.glioma import EFFECT_SIZES, factor_ceiling
+
+    meta, y = factors.metadata, factors.labels
+    z = meta[[f"z_{m}" for m in ("t1ce", "flair", "t2", "t1")]].to_numpy()
+    assert abs(np.corrcoef(z[y == 1].T)[np.triu_indices(4, 1)]).max() < 0.3  # independent within a class (SE ~0.08)
+    for m, d in EFFECT_SIZES.items():  # each factor's class shift is its d' (sd 1), within sampling error
+        shift = meta[f"z_{m}"][y == 1].mean() - meta[f"z_{m}"][y == 0].mean()
+        assert abs(shift - d) < 0.35, m
+    for geometry in ("radius_mm", "necrosis", "edema_ratio", "irregularity", "tumour_voxels"):
+        assert abs(roc_auc_score(y, meta[geometry]) - 0.5) < 0.1, geometry  # geometry carries no grade
+    assert set(np.unique(factors.masks)) == {0, 1, 2, 4}  # the rim is always labelled enhancing
+    assert factor_ceiling(["t1ce"]) == pytest.approx(0.839, abs=1e-3)
+    assert factor_ceiling(["t1ce", "flair", "t2", "t1"]) == pytest.approx(0.908, abs=1e-3)
+    assert factor_ceiling(["t1ce", "flair"]) > factor_ceiling(["t1ce"])  # fusion can help, by construction
+
+
+def test_factor_design_signal_is_readable_from_the_images_and_kept_by_the_rescale(factors):
+    """Lesion intensities (after the preprocessing's percentile rescale) carry most of each factor."""
+    from mmlib.data.phantoms.glioma import factor_ceiling
+
+    y = factors.labels
+    scaled = {}
+    for m, v in factors.images.items():
+        flat = v.reshape(len(v), -1)
+        lo, hi = np.percentile(flat, 0.5, axis=1), np.percentile(flat, 99.5, axis=1)
+        scaled[m] = (v - lo[:, None, None, None]) / (hi - lo)[:, None, None, None]
+    rim = factors.masks == 4
+    above = np.mean([np.mean(scaled["t1ce"][i][rim[i]] > 1.0) for i in range(len(y))])
+    assert above < 0.1  # the enhancing rim stays inside the rescaled range (44 % was clipped before)
+    t1ce = cv_auc(lesion_features(factors, "t1ce"), y)
+    assert factor_ceiling(["t1ce"]) - 0.12 < t1ce <= 1.0
 
 
 def test_metastases_are_smaller_more_numerous_and_not_trivially_separable():

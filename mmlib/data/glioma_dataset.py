@@ -47,7 +47,7 @@ import nibabel as nib
 import numpy as np
 import torch
 from monai.data import CacheDataset, DataLoader
-from monai.transforms import Compose, EnsureTyped, Resized, Transposed
+from monai.transforms import Compose, DeleteItemsd, EnsureTyped, Resized, Transposed
 
 from mmlib.config import data_root as resolve_data_root
 from mmlib.config import shown_path
@@ -68,7 +68,10 @@ PRIORITY_ORDER = ("t1ce", "t2", "flair", "t1")
 PAPER_SPATIAL_SIZE = (150, 240, 240)
 
 _RAS_TO_MODEL = (0, 3, 2, 1)  # (C, x, y, z) -> (C, z, y, x) = (C, D, H, W)
-_FITS = ("crop", "resize")
+_FITS = ("crop", "resize", "lesion")
+#: Training augmentations: the paper's (flip p=0.25 and a random affine on every volume), flips only, none.
+AUGMENTATIONS = {"paper": {"flip_prob": 0.25, "affine_prob": 1.0}, "flip": {"flip_prob": 0.5, "affine_prob": 0.0},
+                 "none": None}
 
 
 def glioma_cases(
@@ -79,6 +82,7 @@ def glioma_cases(
     shape: tuple[int, int, int] = (32, 40, 32),
     difficulty: float = 0.5,
     seed: int = 0,
+    design: str = "factors",
 ) -> list[dict]:
     """The LGG/HGG cases of ``dataset`` as dicts for :class:`GliomaVolumes` and :mod:`mmlib.data.splits`.
 
@@ -87,8 +91,8 @@ def glioma_cases(
     ``t2``, ``flair``: a file path for BraTS, an ``(x, y, z)`` RAS array for the
     phantoms) and ``seg`` (the BraTS label map, path or array, or ``None``).
 
-    ``n_cases``, ``shape`` (RAS voxels), ``difficulty`` and ``seed`` only shape the
-    phantoms. The data root is checked for the phantoms too: one set to a folder
+    ``n_cases``, ``shape`` (RAS voxels), ``difficulty``, ``seed`` and ``design``
+    (:data:`mmlib.data.phantoms.glioma.DESIGNS`) only shape the phantoms. The data root is checked for the phantoms too: one set to a folder
     that does not exist (``data_root`` or ``$MMLIB_DATA``) is a mistake worth
     stopping for, not something to ignore silently. BraTS folders are ``<data_root>/<dataset>``; cases whose label is
     not a grade (``glioma``, ``metastasis`` or none) are left out and the reason
@@ -106,7 +110,7 @@ def glioma_cases(
         raise ParameterError(f"dataset={dataset!r} is not known; choose one of {list(DATASETS)}")
     root = resolve_data_root(data_root)  # a data root set to a missing folder is an error, phantoms or not
     if dataset == "glioma-phantoms":
-        return _phantom_cases(n_cases, shape, difficulty, seed)
+        return _phantom_cases(n_cases, shape, difficulty, seed, design)
     folder = root / dataset
     cases, excluded = [], []
     for case in discover_brats(folder):
@@ -123,14 +127,16 @@ def glioma_cases(
     return cases
 
 
-def _phantom_cases(n_cases, shape, difficulty, seed) -> list[dict]:
-    cohort = glioma_phantoms(n_cases=n_cases, shape=shape, task="grade", difficulty=difficulty, seed=seed)
+def _phantom_cases(n_cases, shape, difficulty, seed, design) -> list[dict]:
+    cohort = glioma_phantoms(n_cases=n_cases, shape=shape, task="grade", difficulty=difficulty, seed=seed,
+                             design=design)
     cases = []
     for i, case_id in enumerate(cohort.case_ids):
         name = cohort.class_names[int(cohort.labels[i])]
         cases.append({"case_id": case_id, "label": GRADE_LABELS[name], "class_name": name,
                       "group": cohort.series[i], **{m: v[i] for m, v in cohort.images.items()},
-                      "seg": cohort.masks[i] if cohort.masks is not None else None})
+                      "seg": cohort.masks[i] if cohort.masks is not None else None,
+                      "phantom": cohort.metadata.iloc[i].to_dict()})  # the generator's truth, for ceilings
     return cases
 
 
@@ -149,7 +155,13 @@ class GliomaVolumes(CacheDataset):
     ``None`` to keep each volume's own size. ``fit="crop"`` pads or crops around
     the centre (the paper: :data:`PAPER_SPATIAL_SIZE`); ``fit="resize"`` resamples
     the whole volume (``area``, i.e. averaging, which does not alias when shrinking;
-    nearest for the mask), for CPU runs on real scans. ``with_seg`` adds the mask as ``"seg"`` (uint8, same grid).
+    nearest for the mask), for CPU runs on real scans; ``fit="lesion"`` cuts a
+    ``spatial_size`` box centred on the mask's foreground, after the intensity
+    rescale (a CPU-sized option that reads the mask at test time too, as AGG
+    does; every case needs its mask). ``with_seg`` adds the mask as ``"seg"``
+    (uint8, same grid). ``augment`` picks the training augmentation of
+    :data:`AUGMENTATIONS`: ``"paper"`` (flip and a random affine), ``"flip"``
+    (left-right flips only) or ``"none"``.
 
     Every case is checked when the dataset is built (module docstring, "Bad
     input"); NIfTI files by their headers (shape and affine), so no volume is read
@@ -164,7 +176,7 @@ class GliomaVolumes(CacheDataset):
         train: bool,
         spatial_size: Sequence[int] | None = None,
         fit: str = "crop",
-        augment: bool = True,
+        augment: str = "paper",
         with_seg: bool = False,
         seed: int = 0,
     ):
@@ -172,15 +184,20 @@ class GliomaVolumes(CacheDataset):
         self.spatial_size = _checked_size(spatial_size)
         if fit not in _FITS:
             raise ParameterError(f"fit={fit!r} must be one of {list(_FITS)}")
+        if augment not in AUGMENTATIONS:
+            raise ParameterError(f"augment={augment!r} must be one of {list(AUGMENTATIONS)}")
+        if fit == "lesion" and self.spatial_size is None:
+            raise ParameterError("fit='lesion' needs the box size: spatial_size=(D, H, W)")
         if not cases:
             raise ParameterError("GliomaVolumes needs at least one case")
-        keys = list(self.modalities) + (["seg"] if with_seg else [])
+        load_seg = with_seg or fit == "lesion"
+        keys = list(self.modalities) + (["seg"] if load_seg else [])
         in_memory = _source_kind(cases, keys)
-        items = [_checked_case(case, self.modalities, with_seg, in_memory) for case in cases]
-        self.train, self.augment, self.fit, self.in_memory = bool(train), bool(augment), fit, in_memory
+        items = [_checked_case(case, self.modalities, load_seg, in_memory) for case in cases]
+        self.train, self.augment, self.fit, self.in_memory = bool(train), augment, fit, in_memory
         self.case_ids = [item["case_id"] for item in items]
         self.labels = np.array([item["label"] for item in items], dtype=np.int64)
-        transform = self._build_transform(with_seg)
+        transform = self._build_transform(load_seg, keep_seg=with_seg)
         transform.set_random_state(seed)
         super().__init__(items, transform, cache_rate=1.0 if in_memory else 0.0, num_workers=1, progress=False)
 
@@ -203,15 +220,20 @@ class GliomaVolumes(CacheDataset):
             where = f"case {self.case_ids[index]}" + (f" ({', '.join(files)})" if files else "")
             raise DataError(where, f"cannot be loaded and preprocessed: {type(cause).__name__}: {cause}") from exc
 
-    def _build_transform(self, with_seg: bool) -> Compose:
-        images, masks = list(self.modalities), ["seg"] if with_seg else []
+    def _build_transform(self, load_seg: bool, keep_seg: bool) -> Compose:
+        images, masks = list(self.modalities), ["seg"] if load_seg else []
         ras_size = None if self.spatial_size is None else tuple(reversed(self.spatial_size))
         pipeline = array_transforms if self.in_memory else volume_transforms
-        steps = [pipeline(images, train=self.train and self.augment, mask_keys=masks,
-                          spatial_size=ras_size if self.fit == "crop" else None)]
+        augmentation = AUGMENTATIONS[self.augment]
+        steps = [pipeline(images, train=self.train and augmentation is not None, mask_keys=masks,
+                          spatial_size=ras_size if self.fit == "crop" else None,
+                          lesion_crop=ras_size if self.fit == "lesion" else None, **(augmentation or {}))]
         if self.fit == "resize" and ras_size is not None:
             steps.append(Resized(images + masks, spatial_size=ras_size,
                                  mode=["area"] * len(images) + ["nearest"] * len(masks)))
+        if load_seg and not keep_seg:
+            steps.append(DeleteItemsd(["seg"]))
+            masks = []
         steps += [Transposed(images + masks, indices=_RAS_TO_MODEL),
                   EnsureTyped(images, data_type="tensor", dtype=torch.float32, track_meta=False)]
         if masks:

@@ -20,6 +20,7 @@ from typing import Sequence
 
 from monai.transforms import (
     Compose,
+    CropForegroundd,
     EnsureChannelFirstd,
     LoadImaged,
     Orientationd,
@@ -46,8 +47,9 @@ def _spatial_steps(
     affine_prob: float,
     lower: float,
     upper: float,
+    lesion_crop=None,
 ) -> list:
-    """Percentile rescale, then (training only) flip and affine, then the optional pad/crop."""
+    """Percentile rescale, the optional lesion-centred crop, then (training only) flip and affine, then pad/crop."""
     if not 0.0 <= lower < upper <= 100.0:
         raise ParameterError(f"percentiles must satisfy 0 <= lower < upper <= 100, got {lower}, {upper}")
     if not (0.0 <= flip_prob <= 1.0 and 0.0 <= affine_prob <= 1.0):
@@ -57,6 +59,12 @@ def _spatial_steps(
     image_keys, mask_keys = list(image_keys), list(mask_keys)
     all_keys = image_keys + mask_keys
     steps = [ScaleIntensityRangePercentilesd(image_keys, lower=lower, upper=upper, b_min=0.0, b_max=1.0, clip=True)]
+    if lesion_crop is not None:
+        if not mask_keys:
+            raise ParameterError("a lesion-centred crop needs the mask among mask_keys")
+        # the box of the mask's foreground (tumour and edema), then lesion_crop voxels around its centre
+        steps += [CropForegroundd(all_keys, source_key=mask_keys[0], allow_smaller=True),
+                  ResizeWithPadOrCropd(all_keys, spatial_size=lesion_crop)]
     if train:
         rotate = math.radians(rotate_deg)
         steps += [
@@ -89,6 +97,7 @@ def volume_transforms(
     upper: float = 99.5,
     mask_keys: Sequence[str] = (),
     affine_prob: float = 1.0,
+    lesion_crop: Sequence[int] | None = None,
 ) -> Compose:
     """Load NIfTI files named by ``keys`` (and ``mask_keys``) and prepare them as in the guidance paper.
 
@@ -98,6 +107,10 @@ def volume_transforms(
     (rotation within +-``rotate_deg`` about each axis, a scale factor drawn
     from ``scale_range`` per axis, applied with ``affine_prob``; the paper applies
     it to every volume) -> ``ResizeWithPadOrCropd(spatial_size)`` when given.
+    ``lesion_crop`` (RAS voxels) inserts, after the rescale, a crop of that size
+    centred on the first mask key's foreground box (``CropForegroundd`` then
+    ``ResizeWithPadOrCropd``): a CPU-sized option that reads the mask at test
+    time too, as AGG does.
     Call ``.set_random_state(seed)`` on the result for reproducible augmentation.
     """
     all_keys = list(keys) + list(mask_keys)
@@ -108,7 +121,7 @@ def volume_transforms(
             # labels=None: read the axes from the image's own space (MONAI 1.6's coming default).
             Orientationd(all_keys, axcodes="RAS", labels=None),
             *_spatial_steps(keys, mask_keys, train, spatial_size, flip_prob, rotate_deg, scale_range,
-                            affine_prob, lower, upper),
+                            affine_prob, lower, upper, lesion_crop),
         ]
     )
 
@@ -124,6 +137,7 @@ def array_transforms(
     upper: float = 99.5,
     mask_keys: Sequence[str] = (),
     affine_prob: float = 1.0,
+    lesion_crop: Sequence[int] | None = None,
 ) -> Compose:
     """:func:`volume_transforms` for in-memory 3D arrays (e.g. the phantoms), already in RAS order.
 
@@ -135,6 +149,6 @@ def array_transforms(
         [
             EnsureChannelFirstd(all_keys, channel_dim="no_channel"),
             *_spatial_steps(keys, mask_keys, train, spatial_size, flip_prob, rotate_deg, scale_range,
-                            affine_prob, lower, upper),
+                            affine_prob, lower, upper, lesion_crop),
         ]
     )

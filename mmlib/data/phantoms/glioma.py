@@ -34,6 +34,26 @@ task ``"glioma_vs_metastasis"`` (0 = glioma, 1 = metastasis; default 1:1):
 
 ``difficulty`` in [0, 1] pulls every pair of class means towards their average
 (:func:`.sampling.class_conditional`); at 1 the classes are indistinguishable.
+
+Two designs of the ``"grade"`` task (``design=``):
+
+``"factors"`` (default)
+    The grade reaches each modality through a **factor of its own**,
+    ``z_m ~ N(d'_m * label, 1)``, drawn independently per modality, with the
+    effect sizes :data:`EFFECT_SIZES` (T1ce 1.4, FLAIR 1.0, T2 0.7, T1 0.3, in
+    within-class sd). Each factor changes only its modality's lesion signal,
+    :data:`FACTOR_SIGNAL` per unit: the T1ce rim's enhancement, the FLAIR, T2 and
+    T1 signal of the whole lesion. Lesion geometry (size, shape, necrosis, edema
+    extent, position) and the mask labels do not depend on the grade, and the rim
+    stays below white matter on T1ce, inside the 0.5-99.5 percentile range the
+    preprocessing keeps. So the modalities carry *complementary* information, and
+    the best any classifier of a modality set S can do is known:
+    ``AUC = Phi(||d'_S|| / sqrt(2))`` (:func:`factor_ceiling`). Built so that
+    fusion *can* help; whether a method captures it is the experiment.
+``"shared-lesion"``
+    The first design (the book's earlier reference runs): the grade drives one
+    lesion's size, shape, necrosis, edema and enhancement, which every modality
+    sees through the same geometry; T1ce's enhancement carries most of it.
 Class-independent nuisance: lesion position, per-modality gain (lognormal sd 0.1),
 one bias field per case shared by its four sequences, Rician noise (sd 0.03).
 """
@@ -83,19 +103,58 @@ _TASKS = {
         "junction_share": ([0.2, 0.9], None),
     },
 }
+#: The phantom designs of the grade task (module docstring).
+DESIGNS = ("factors", "shared-lesion")
+#: ``design="factors"``: each modality's grade effect size d' (class shift of its factor, in within-class sd).
+EFFECT_SIZES = {"t1ce": 1.4, "flair": 1.0, "t2": 0.7, "t1": 0.3}
+#: ``design="factors"``: signal change per unit of a modality's factor, and where it acts.
+FACTOR_SIGNAL = {"t1ce": (0.05, "rim"), "flair": (-0.15, "core"), "t2": (0.08, "lesion"), "t1": (-0.08, "lesion")}
+#: ``design="factors"``: T1ce rim enhancement at the factor's class midpoint (rim 0.58 + 0.22 < white matter 1).
+FACTOR_ENHANCEMENT = 0.22
+#: ``design="factors"``: grade-independent lesion geometry, the mean of the two grades' means (sd as before).
+_FACTOR_GEOMETRY = {"radius_mm": (16.0, 4.0), "irregularity": (0.15, 0.08), "necrosis": (0.30, 0.2),
+                    "edema_ratio": (1.45, 0.2), "heterogeneity": (0.05, 0.03)}
+
 _BOUNDS = {"radius_mm": (5.0, 30.0), "irregularity": (0.0, 0.5), "enhancement": (0.0, 1.2),
            "necrosis": (0.0, 0.9), "edema_ratio": (1.05, 3.5), "heterogeneity": (0.0, 0.2)}
 
 
+def factor_ceiling(modalities, effect_sizes: dict[str, float] | None = None) -> float:
+    """The best AUC any classifier of ``modalities`` can reach on ``design="factors"`` phantoms.
+
+    For independent unit-variance Gaussian factors shifted by ``d'_m`` between
+    the classes, the log-likelihood ratio is ``sum_m d'_m z_m``, which is
+    ``N(||d'||^2 / 2 +- ||d'||^2 / 2, ||d'||^2)`` in the two classes, so
+    ``AUC = Phi(||d'_S|| / sqrt(2))``.
+    """
+    from scipy.stats import norm
+
+    sizes = EFFECT_SIZES if effect_sizes is None else effect_sizes
+    unknown = [m for m in modalities if m not in sizes]
+    if unknown:
+        raise ParameterError(f"no effect size for modalities {unknown} (known: {sorted(sizes)})")
+    return float(norm.cdf(np.sqrt(sum(sizes[m] ** 2 for m in modalities)) / np.sqrt(2)))
+
+
 def glioma_phantoms(*, n_cases: int = 60, shape: tuple[int, int, int] = (32, 40, 32), task: str = "grade",
-                    class_ratio: float | None = None, difficulty: float = 0.5, seed: int = 0) -> PhantomCohort:
-    """T1/T1ce/T2/FLAIR tumour phantoms with BraTS masks (module docstring: features and knob).
+                    class_ratio: float | None = None, difficulty: float = 0.5, seed: int = 0,
+                    design: str = "factors", effect_sizes: dict[str, float] | None = None) -> PhantomCohort:
+    """T1/T1ce/T2/FLAIR tumour phantoms with BraTS masks (module docstring: features, knobs, designs).
 
     ``class_ratio`` is the share of class 1 (HGG or metastasis) in (0, 1); ``None``
     takes the task default (210/285 HGG as BraTS2018, 1:1 for glioma vs metastasis).
+    ``design`` and ``effect_sizes`` (default :data:`EFFECT_SIZES`) apply to the grade
+    task; ``difficulty`` to the shared-lesion design and the metastasis task. The
+    factors are in the metadata (``z_t1ce`` ...), for the ceiling classifiers.
     """
     if task not in _TASKS:
         raise ParameterError(f"task={task!r} must be one of {sorted(_TASKS)}")
+    if design not in DESIGNS:
+        raise ParameterError(f"design={design!r} must be one of {list(DESIGNS)}")
+    factors = task == "grade" and design == "factors"
+    sizes = dict(EFFECT_SIZES if effect_sizes is None else effect_sizes)
+    if factors and set(sizes) != set(MODALITIES):
+        raise ParameterError(f"effect_sizes must give one d' per modality {list(MODALITIES)}, got {sorted(sizes)}")
     spec = _TASKS[task]
     difficulty = check_difficulty(difficulty)
     n_cases = check_count("n_cases", n_cases, 2)
@@ -104,9 +163,17 @@ def glioma_phantoms(*, n_cases: int = 60, shape: tuple[int, int, int] = (32, 40,
         raise ParameterError(f"class_ratio={class_ratio!r} must lie strictly between 0 and 1")
     rng = np.random.default_rng(seed)
     labels = shuffled_labels(n_cases, [1.0 - share, share], rng)
-    params = {name: class_conditional(rng, labels, spec[name][0], spec[name][1], difficulty,
-                                      low=low, high=high)
-              for name, (low, high) in _BOUNDS.items()}
+    if factors:
+        params = {name: np.clip(mean + sd * rng.standard_normal(n_cases), *_BOUNDS[name])
+                  for name, (mean, sd) in _FACTOR_GEOMETRY.items()}
+        for m in MODALITIES:
+            params[f"z_{m}"] = sizes[m] * labels + rng.standard_normal(n_cases)
+        params["enhancement"] = np.clip(FACTOR_ENHANCEMENT + FACTOR_SIGNAL["t1ce"][0]
+                                        * (params["z_t1ce"] - sizes["t1ce"] / 2), 0.0, None)
+    else:
+        params = {name: class_conditional(rng, labels, spec[name][0], spec[name][1], difficulty,
+                                          low=low, high=high)
+                  for name, (low, high) in _BOUNDS.items()}
     params["n_lesions"] = 1 + rng.poisson(pulled_means(spec["extra_lesions"][0], difficulty)[labels])
     junction_p = pulled_means(spec["junction_share"][0], difficulty)[labels]
     seeds = case_seeds(rng, n_cases)
@@ -120,7 +187,9 @@ def glioma_phantoms(*, n_cases: int = 60, shape: tuple[int, int, int] = (32, 40,
         case = {name: float(values[i]) for name, values in params.items()}
         case_rng = np.random.default_rng(seeds[i])
         rho, n_junction = _lesion_field(case_rng, anatomy, world, case, junction_p[i])
-        signals, masks[i] = _render(case_rng, anatomy, rho, case)
+        shifts = ({m: (FACTOR_SIGNAL[m][0] * (case[f"z_{m}"] - sizes[m] / 2), FACTOR_SIGNAL[m][1])
+                   for m in MODALITIES if m != "t1ce"} if factors else {})
+        signals, masks[i] = _render(case_rng, anatomy, rho, case, shifts, always_enhancing=factors)
         gains = np.exp(0.1 * case_rng.standard_normal(len(MODALITIES))).astype(np.float32)
         session = mri.bias_field(np.stack([signals[m] for m in MODALITIES]) * gains[:, None, None, None], seeds[i])
         for j, modality in enumerate(MODALITIES):
@@ -159,8 +228,14 @@ def _lesion_field(rng, anatomy, world, case, junction_p):
     return rho, n_junction
 
 
-def _render(rng, anatomy, rho, case):
-    """Noise-free signal of each modality and the BraTS label map of one case."""
+def _render(rng, anatomy, rho, case, lesion_shifts=None, always_enhancing=False):
+    """Noise-free signal of each modality and the BraTS label map of one case.
+
+    ``lesion_shifts`` adds a per-modality signal change ``{modality: (shift, region)}``
+    over the whole ``"lesion"`` or its ``"core"`` (``design="factors"``);
+    ``always_enhancing`` labels the rim 4 whatever its enhancement, so the masks
+    carry no grade.
+    """
     inside = lesions.soft_inside(rho, 1.0) * anatomy.brain
     core = lesions.soft_inside(rho, CORE_EDGE) * anatomy.brain
     edema = lesions.soft_inside(rho, case["edema_ratio"]) * (1.0 - inside)
@@ -180,12 +255,15 @@ def _render(rng, anatomy, rho, case):
         signal = mri.mix(fractions, mri.MR_CONTRAST[modality]) + texture
         if modality == "t1ce":
             signal = signal + case["enhancement"] * rim
+        if lesion_shifts and modality in lesion_shifts:
+            shift, region = lesion_shifts[modality]
+            signal = signal + shift * (core if region == "core" else inside)
         signals[modality] = np.maximum(signal, 0.0)
 
     brain = anatomy.brain > 0.5
     mask = np.zeros(anatomy.shape, np.uint8)
     mask[brain & (rho < case["edema_ratio"]) & (parenchyma > 0.3)] = 2
-    rim_label = 4 if case["enhancement"] >= VISIBLE_ENHANCEMENT else 1
+    rim_label = 4 if always_enhancing or case["enhancement"] >= VISIBLE_ENHANCEMENT else 1
     mask[brain & (rho < 1.0)] = rim_label
     mask[brain & (rho < CORE_EDGE)] = 1
     return signals, mask

@@ -33,11 +33,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from mmlib import atomic
 from mmlib.data.glioma_dataset import GliomaVolumes, check_fold_classes, make_loader
+from mmlib.data.phantoms.glioma import EFFECT_SIZES
 from mmlib.data.splits import make_folds
 from mmlib.errors import ParameterError
 from mmlib.eval.metrics import binary_metrics
-from mmlib import atomic
 from mmlib.papers.guidance.modality_fusion import (AGGClassifier, DecisionFusionRMC, FeatureFusionRMC, PixelFusionRMC,
                                                    tumour_roi_batch)
 from mmlib.papers.guidance.model import GuidanceModel
@@ -116,12 +117,25 @@ def fold_split(cases: Sequence[dict], fold: int, n_folds: int, seed: int, val_fr
 
 
 def volume_loader(split: FoldSplit, side: str, modalities: Sequence[str], *, batch_size: int, seed: int,
-                  spatial_size: Sequence[int] | None = None, with_seg: bool = False) -> torch.utils.data.DataLoader:
-    """A loader over one side's volumes; the training side is shuffled and augmented, the others are not."""
-    train = side == "train"
+                  spatial_size: Sequence[int] | None = None, fit: str = "crop", augment: str = "paper",
+                  with_seg: bool = False, evaluate: bool = False) -> torch.utils.data.DataLoader:
+    """A loader over one side's volumes; the training side is shuffled and augmented (``augment``), the others
+    are not. ``evaluate=True`` reads the training side as the test side is read (the fit check).
+    ``fit`` and ``spatial_size`` are :class:`~mmlib.data.glioma_dataset.GliomaVolumes`' (``"lesion"``: a box
+    around the tumour)."""
+    train = side == "train" and not evaluate
     volumes = GliomaVolumes(split.cases(side), modalities=tuple(modalities), train=train, spatial_size=spatial_size,
-                            with_seg=with_seg, seed=seed)
+                            fit=fit, augment=augment, with_seg=with_seg, seed=seed)
     return make_loader(volumes, batch_size=batch_size, shuffle=train, seed=seed)
+
+
+def sample_volumes(cases: Sequence[dict], modalities: Sequence[str], grid: Sequence[int], fit: str,
+                   seed: int) -> GliomaVolumes:
+    """Real scans prepared like the volumes a model was trained on: the same lesion box (``fit="lesion"``,
+    when every case has a mask), else the whole volume resized to the training ``grid``."""
+    lesion = fit == "lesion" and all(case.get("seg") is not None for case in cases)
+    return GliomaVolumes(cases, modalities=tuple(modalities), train=False, spatial_size=tuple(grid),
+                         fit="lesion" if lesion else "resize", seed=seed)
 
 
 def modality_logits(modality: str) -> LogitsFn:
@@ -320,10 +334,12 @@ def metrics_frame(per_method: Mapping[str, Mapping[str, float]]) -> pd.DataFrame
 
 
 def cases_data(dataset: str, cases: Sequence[dict], *, n_cases: int, shape: Sequence[int], seed: int,
-               modalities: Sequence[str]) -> dict | list[str]:
+               modalities: Sequence[str], design: str = "shared-lesion") -> dict | list[str]:
     """What a fold read, for provenance: the phantom generator's settings, or the files of every case used."""
     if dataset == "glioma-phantoms":
-        return {"dataset": dataset, "generator": PHANTOM_GENERATOR, "n_cases": n_cases, "shape_xyz": list(shape),
+        generator = PHANTOM_GENERATOR if design == "shared-lesion" else \
+            f"mmlib.data.phantoms.glioma_phantoms (task='grade', design={design!r}, effect sizes {EFFECT_SIZES})"
+        return {"dataset": dataset, "generator": generator, "n_cases": n_cases, "shape_xyz": list(shape),
                 "seed": seed}
     return sorted(str(c[key]) for c in cases for key in (*modalities, "seg") if c.get(key) is not None)
 
@@ -345,6 +361,82 @@ def record_methods(final: str, split: FoldSplit, scores: Mapping[str, np.ndarray
         per_method[final], y_true=y_true, y_score=scores[final], case_ids=case_ids,
         methods={m: {"metrics": per_method[m], "y_score": scores[m]} for m in methods},
         extra={**extra, "n_cases": {side: len(ids) for side, ids in split.sides.items()}}, data=data)
+
+
+def history_record(history: History) -> list[dict]:
+    """The training curves of one network for the fold record: per epoch, training loss and the validation metrics."""
+    keep = ("epoch", "train_loss", "val_loss", "val_auc")
+    return [{k: float(e[k]) for k in keep if k in e} for e in history.epochs]
+
+
+def training_auc(net: nn.Module, loader, probabilities, name: str, *, device, precision: str) -> float:
+    """The AUC of ``net`` on its own training cases, read without augmentation: whether it fits its training set."""
+    scores = test_scores(net, loader, probabilities, device=device, precision=precision)
+    return float(binary_metrics(scores["label"], scores[name], where="training set")["auc"])
+
+
+def truth_features(cases: Sequence[dict], modalities: Sequence[str]) -> np.ndarray:
+    """The generator's own per-case parameters a classifier of ``modalities`` could at best recover.
+
+    ``design="factors"`` phantoms: each modality's grade factor ``z_<modality>``. The
+    shared-lesion design: every numeric generating parameter (size, shape,
+    necrosis, edema, enhancement ...), which all modalities see.
+    """
+    rows = [case.get("phantom") for case in cases]
+    if any(row is None for row in rows):
+        raise ParameterError("truth_features needs phantom cases (the generator's parameters); real data has none")
+    if all(f"z_{m}" in rows[0] for m in modalities):
+        return np.array([[row[f"z_{m}"] for m in modalities] for row in rows], dtype=float)
+    skip = {"case_id", "label", "class_name"}
+    names = [k for k, v in rows[0].items() if k not in skip and isinstance(v, (int, float, np.number))]
+    return np.array([[row[k] for k in names] for row in rows], dtype=float)
+
+
+def mask_intensity_features(cases: Sequence[dict], modalities: Sequence[str], lower: float = 0.5,
+                            upper: float = 99.5) -> np.ndarray:
+    """Per modality, the mean rescaled intensity inside each BraTS label (1 core, 2 edema, 4 enhancing rim).
+
+    The rescale is the preprocessing's (0.5-99.5 percentiles of the volume to
+    [0, 1]); a label a case lacks gives 0. A simple reader of what the images
+    show inside the mask: the measured reference beside the CNNs.
+    """
+    rows = []
+    for case in cases:
+        mask = np.asarray(case["seg"])
+        row = []
+        for m in modalities:
+            volume = np.asarray(case[m], dtype=np.float32)
+            lo, hi = np.percentile(volume, [lower, upper])
+            scaled = np.clip((volume - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+            row += [float(scaled[mask == k].mean()) if np.any(mask == k) else 0.0 for k in (1, 2, 4)]
+        rows.append(row)
+    return np.array(rows)
+
+
+def ceiling_scores(split: FoldSplit, modalities: Sequence[str], seed: int = 0) -> dict[str, np.ndarray]:
+    """Test-fold HGG probabilities of the two measured references, fitted on the training side only.
+
+    ``"ceiling: generator truth"``: logistic regression on :func:`truth_features`
+    (phantoms only); ``"reference: mask intensities"``: logistic regression on
+    :func:`mask_intensity_features` (any data with masks). Standardised, class-balanced,
+    scikit-learn. In the test side's order, so they join the fold record as methods.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    def fit_predict(features):
+        model = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=5000,
+                                                                   random_state=seed))
+        model.fit(features(split.cases("train"), modalities), split.labels("train"))
+        return model.predict_proba(features(split.cases("test"), modalities))[:, 1]
+
+    out = {}
+    if all(case.get("phantom") is not None for case in split.cases("test")):
+        out["ceiling: generator truth"] = fit_predict(truth_features)
+    if all(case.get("seg") is not None for case in split.cases("test")):
+        out["reference: mask intensities"] = fit_predict(mask_intensity_features)
+    return out
 
 
 def settings_key(settings: Mapping[str, Any]) -> str:
