@@ -6,6 +6,7 @@
 # book/guidance/development.md reads them and states the choice.
 #
 # Usage, from anywhere:  bash scripts/development-guidance.sh          (about 20 minutes on 2 cores)
+# THREADS=1 caps each fold kernel at one thread (when the machine is shared).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
@@ -26,7 +27,8 @@ for name in "${!SETTINGS[@]}"; do
   GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
   start=$(date +%s)
   # shellcheck disable=SC2086
-  "$PYTHON" -m mmlib.runs guidance/unimodal --folds 0 --tag "$tag" "${COMMON[@]}" ${SETTINGS[$name]}
+  "$PYTHON" -m mmlib.runs guidance/unimodal --folds 0 --tag "$tag" ${THREADS:+--threads $THREADS} "${COMMON[@]}" \
+    ${SETTINGS[$name]}
   wall=$(( $(date +%s) - start ))
   "$PYTHON" -m mmlib.runs.export guidance/unimodal "$tag" "results/guidance/development/$name" \
     --command "$COMMAND" --wall-time "$wall" --git-at-start "$GIT_AT_START"
