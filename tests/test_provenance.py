@@ -253,3 +253,11 @@ def test_a_reference_run_refuses_a_dirty_tree_unless_allowed_and_recorded(tmp_pa
         start_state(tmp_path)
     monkeypatch.setenv(ALLOW_DIRTY_ENV_VAR, "1")
     assert start_state(tmp_path) == {**git_state(tmp_path), "allowed_dirty": True}
+
+
+def test_each_methods_test_predictions_pool_over_folds(tmp_path):
+    run = read_run(_fake_sweep(tmp_path / "runs"))
+    pooled = run.methods["t1ce"].predictions
+    assert len(pooled) == 18 and list(pooled.columns) == ["fold", "case_id", "y_true", "y_score"]
+    assert pooled.groupby("fold")["case_id"].first().tolist() == ["c00", "c10", "c20"]
+    assert 0 <= run.methods["t1ce"].pooled_roc()["auc"] <= 1

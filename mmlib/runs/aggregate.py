@@ -34,15 +34,24 @@ class MethodResult:
     """One method of a multi-method sweep.
 
     ``per_fold`` metrics and their ``summary`` over folds, per-fold ``roc``
-    curves (classifiers), and ``per_case``: one row per test case (index
+    curves (classifiers), ``per_case``: one row per test case (index
     ``(fold, case_id)``), one column per metric, for methods that recorded
-    per-case scores (image fusion); empty otherwise.
+    per-case scores (image fusion); and ``predictions``: the test cases of all
+    folds pooled (columns ``fold``, ``case_id``, ``y_true``, ``y_score``) for
+    methods that recorded a score per case (classifiers). Empty otherwise.
     """
 
     per_fold: pd.DataFrame
     summary: pd.DataFrame
     roc: list[dict]
     per_case: pd.DataFrame = field(default_factory=pd.DataFrame)
+    predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def pooled_roc(self) -> dict:
+        """One ROC curve over this method's test predictions of all folds pooled."""
+        if self.predictions.empty:
+            raise ParameterError("this method recorded no per-case scores (y_score)")
+        return roc_points(self.predictions["y_true"], self.predictions["y_score"], where="pooled folds")
 
     def case_summary(self) -> pd.DataFrame:
         """Mean and sample std of every metric over the test cases of all folds (columns ``mean``, ``std``, ``n``)."""
@@ -172,7 +181,7 @@ def read_run(run_dir: str | os.PathLike, chapter: str | None = None, tag: str | 
             if frame["y_score"].map(lambda s: isinstance(s, (int, float))).all():
                 curves.append({"fold": fold, **roc_points(frame["y_true"], frame["y_score"], where=f"fold {fold}")})
         for method, result in record.get("extra", {}).get("methods", {}).items():
-            method_records.setdefault(method, []).append((fold, result, pred.get("y_true")))
+            method_records.setdefault(method, []).append((fold, result, pred.get("y_true"), pred.get("case_id")))
     per_fold = pd.DataFrame(rows).set_index("fold")
     pooled = pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(columns=["fold", "case_id", "y_true", "y_score"])
     methods = {method: _method_result(run_dir, method, entries) for method, entries in method_records.items()}
@@ -184,8 +193,8 @@ def read_run(run_dir: str | os.PathLike, chapter: str | None = None, tag: str | 
 
 def _method_result(run_dir: Path, method: str, records: list[tuple[int, dict, list | None]]) -> MethodResult:
     """Per-fold metrics, summary and ROC curves of one method from ``extra["methods"]`` entries."""
-    rows, curves, cases = [], [], []
-    for fold, result, y_true in records:
+    rows, curves, cases, pooled = [], [], [], []
+    for fold, result, y_true, case_ids in records:
         if "metrics" not in result:
             raise DataError(run_dir / f"fold-{fold}" / METRICS, f"extra.methods[{method!r}] has no 'metrics'")
         rows.append({"fold": fold, **result["metrics"]})
@@ -195,6 +204,9 @@ def _method_result(run_dir: Path, method: str, records: list[tuple[int, dict, li
                 raise DataError(run_dir / f"fold-{fold}" / METRICS,
                                 f"extra.methods[{method!r}] has {len(result['y_score'])} scores for {len(y_true)} cases")
             curves.append({"fold": fold, **roc_points(y_true, result["y_score"], where=f"fold {fold}, {method}")})
+            pooled.append(pd.DataFrame({"fold": fold, "case_id": case_ids if case_ids is not None else [None] * len(y_true),
+                                        "y_true": y_true, "y_score": result["y_score"]}))
     per_fold = pd.DataFrame(rows).set_index("fold")
     per_case = pd.DataFrame(cases).set_index(["fold", "case_id"]) if cases else pd.DataFrame()
-    return MethodResult(per_fold, summarize_folds(per_fold), curves, per_case)
+    predictions = pd.concat(pooled, ignore_index=True) if pooled else pd.DataFrame()
+    return MethodResult(per_fold, summarize_folds(per_fold), curves, per_case, predictions)
