@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Choose the glioma CNNs' training settings on a DEVELOPMENT draw of phantoms (seed 1), never on the
-# reference folds (seed 0). One T1ce RMC per setting, fold 0 of 3, 300 factor-design phantoms; each
+# reference folds (seed 0). One T1ce RMC per setting, fold 0 of 3, 300 factor-design phantoms, batch 8,
+# 15 epochs; settings differ in learning rate, augmentation, input (the whole grid or a 16^3 box
+# around the tumour) and the epoch kept (lowest validation loss or the last); each
 # run records its training curves, its training-set AUC (does it fit?) and the AUC of the dev draw's
 # own held-out fold. Exports every setting to results/guidance/development/<setting>/;
 # book/guidance/development.md reads them and states the choice.
@@ -11,15 +13,16 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 COMMAND="bash scripts/development-guidance.sh"
-COMMON=(-p seed=1 -p n_folds=3 -p n_cases=300 -p "modalities=['t1ce']" -p max_epochs=15 -p precision=bf16
-        -p device=cpu -p phantom_design=factors)
+COMMON=(-p seed=1 -p n_folds=3 -p n_cases=300 -p "modalities=['t1ce']" -p max_epochs=15 -p batch_size=8
+        -p precision=bf16 -p device=cpu -p phantom_design=factors)
+LESION=(-p fit=lesion -p "spatial_size=[16,16,16]")
 declare -A SETTINGS=(
-  [paper-lr1e-3-grid]="-p lr=0.001 -p augment=paper -p fit=crop"
-  [flip-lr1e-4-grid]="-p lr=0.0001 -p augment=flip -p fit=crop"
-  [flip-lr1e-4-lesion16]="-p lr=0.0001 -p augment=flip -p fit=lesion -p spatial_size=[16,16,16]"
-  [flip-lr3e-4-lesion16]="-p lr=0.0003 -p augment=flip -p fit=lesion -p spatial_size=[16,16,16]"
-  [flip-lr1e-4-lesion16-width0.5]="-p lr=0.0001 -p augment=flip -p fit=lesion -p spatial_size=[16,16,16] -p width=0.5"
-  [paper-lr1e-4-lesion16]="-p lr=0.0001 -p augment=paper -p fit=lesion -p spatial_size=[16,16,16]"
+  [grid-paper-lr1e-3-valloss]="-p lr=0.001 -p augment=paper -p fit=crop -p epoch_choice=val_loss"
+  [lesion-none-lr1e-3-last]="-p lr=0.001 -p augment=none -p epoch_choice=last ${LESION[*]}"
+  [lesion-none-lr3e-4-last]="-p lr=0.0003 -p augment=none -p epoch_choice=last ${LESION[*]}"
+  [lesion-none-lr1e-4-last]="-p lr=0.0001 -p augment=none -p epoch_choice=last ${LESION[*]}"
+  [lesion-flip-lr3e-4-last]="-p lr=0.0003 -p augment=flip -p epoch_choice=last ${LESION[*]}"
+  [lesion-none-lr3e-4-valloss]="-p lr=0.0003 -p augment=none -p epoch_choice=val_loss ${LESION[*]}"
 )
 for name in "${!SETTINGS[@]}"; do
   tag="development-$name"

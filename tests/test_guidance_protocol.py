@@ -82,7 +82,45 @@ def test_train_classifier_fits_and_keeps_the_best_validation_epoch(split, tmp_pa
     best = torch.load(history.best_path, weights_only=False)["model"]
     assert all(torch.equal(v, best[k]) for k, v in net.state_dict().items())  # the best epoch is what the net holds
     summary = protocol.training_summary({"t1ce": history})
-    assert summary.loc["t1ce", "best epoch"] == history.best_epoch
+    assert summary.loc["t1ce", "kept epoch"] == history.best_epoch
+
+
+def test_a_fixed_schedule_keeps_the_last_epoch_and_the_fit_check_reads_the_training_cases(split, tmp_path):
+    torch.manual_seed(0)
+    net = RMC(1, 2, width=0.125, dropout=0.0)
+    loader_kw = dict(batch_size=4, seed=0, fit="lesion", spatial_size=(8, 8, 8), augment="none")
+    train = protocol.volume_loader(split, "train", ("t1ce",), **loader_kw)
+    history = protocol.train_classifier(
+        net, train, protocol.volume_loader(split, "validation", ("t1ce",), **loader_kw),
+        logits_fn=protocol.modality_logits("t1ce"), counts=class_counts(split.labels("train")), max_epochs=2, lr=1e-3,
+        weight_decay=0.0, device="cpu", precision="fp32", seed=0, checkpoint_path=tmp_path / "last.pt", desc="t1ce",
+        epoch_choice="last")
+    last = torch.load(tmp_path / "last.pt", weights_only=False)["model"]
+    assert history.best_epoch is None and all(torch.equal(v, last[k]) for k, v in net.state_dict().items())
+    assert protocol.epochs_record(history) == {"best_epoch": 2, "epochs": 2}
+    assert [set(e) for e in protocol.history_record(history)] == [{"epoch", "train_loss", "val_loss", "val_auc"}] * 2
+    evaluate = protocol.volume_loader(split, "train", ("t1ce",), evaluate=True, **loader_kw)
+    auc = protocol.training_auc(net, evaluate, protocol.softmax_positive(protocol.modality_logits("t1ce"), "t1ce"),
+                                "t1ce", device="cpu", precision="fp32")
+    assert 0.0 <= auc <= 1.0 and [b["case_id"] for b in evaluate] == [b["case_id"] for b in evaluate]  # unshuffled
+    with pytest.raises(ParameterError, match="epoch_choice"):
+        protocol.train_classifier(net, train, train, logits_fn=protocol.modality_logits("t1ce"), counts=[1, 1],
+                                  max_epochs=1, lr=1e-3, weight_decay=0.0, device="cpu", precision="fp32", seed=0,
+                                  checkpoint_path=tmp_path / "x.pt", desc="x", epoch_choice="best")
+
+
+def test_the_measured_references_use_the_generator_truth_and_the_mask_intensities(split):
+    scores = protocol.ceiling_scores(split, ("t1ce", "flair"))
+    assert set(scores) == {"ceiling: generator truth", "reference: mask intensities"}
+    assert all(s.shape == (len(split.sides["test"]),) for s in scores.values())
+    truth = protocol.truth_features(split.cases("test"), ("t1ce", "flair"))
+    assert truth.shape == (len(split.sides["test"]), 2)
+    assert np.allclose(truth[:, 0], [c["phantom"]["z_t1ce"] for c in split.cases("test")])
+    intensities = protocol.mask_intensity_features(split.cases("test"), ("t1ce",))
+    assert intensities.shape == (len(split.sides["test"]), 3) and (intensities >= 0).all() and (intensities <= 1).all()
+    real_like = [{k: v for k, v in c.items() if k != "phantom"} for c in split.cases("train")]
+    with pytest.raises(ParameterError, match="phantom"):
+        protocol.truth_features(real_like, ("t1ce",))
 
 
 def test_ensemble_scores_are_the_mean_of_their_members(split):

@@ -26,6 +26,7 @@ from monai.transforms import (
     Orientationd,
     RandAffined,
     RandFlipd,
+    Resized,
     ResizeWithPadOrCropd,
     ScaleIntensityRangePercentilesd,
 )
@@ -62,9 +63,10 @@ def _spatial_steps(
     if lesion_crop is not None:
         if not mask_keys:
             raise ParameterError("a lesion-centred crop needs the mask among mask_keys")
-        # the box of the mask's foreground (tumour and edema), then lesion_crop voxels around its centre
+        # the box of the mask's foreground (tumour and edema), resampled to lesion_crop: every lesion fills it alike
         steps += [CropForegroundd(all_keys, source_key=mask_keys[0], allow_smaller=True),
-                  ResizeWithPadOrCropd(all_keys, spatial_size=lesion_crop)]
+                  Resized(all_keys, spatial_size=lesion_crop,
+                          mode=["area"] * len(image_keys) + ["nearest"] * len(mask_keys))]
     if train:
         rotate = math.radians(rotate_deg)
         steps += [
@@ -107,10 +109,10 @@ def volume_transforms(
     (rotation within +-``rotate_deg`` about each axis, a scale factor drawn
     from ``scale_range`` per axis, applied with ``affine_prob``; the paper applies
     it to every volume) -> ``ResizeWithPadOrCropd(spatial_size)`` when given.
-    ``lesion_crop`` (RAS voxels) inserts, after the rescale, a crop of that size
-    centred on the first mask key's foreground box (``CropForegroundd`` then
-    ``ResizeWithPadOrCropd``): a CPU-sized option that reads the mask at test
-    time too, as AGG does.
+    ``lesion_crop`` (RAS voxels) inserts, after the rescale, the first mask key's
+    foreground box (``CropForegroundd``) resampled to that size (``Resized``, area
+    averaging; nearest for masks), so every lesion fills the box alike: a
+    CPU-sized option that reads the mask at test time too, as AGG does.
     Call ``.set_random_state(seed)`` on the result for reproducible augmentation.
     """
     all_keys = list(keys) + list(mask_keys)

@@ -116,6 +116,20 @@ def dosenbach_regions() -> tuple[np.ndarray, np.ndarray]:
     return coords, np.asarray(atlas.networks, dtype=str)
 
 
+def atrophy_neighbourhoods(t1_shape: tuple[int, int, int], threshold: float = 0.5) -> np.ndarray:
+    """Boolean map on the T1 grid of ``t1_shape``: where the hippocampal or amygdala atrophy weight is >= ``threshold``.
+
+    The weight is the Gaussian neighbourhood (sd ``REGION_SD_MM``, peak 1) through
+    which ``hippocampal_atrophy`` and ``amygdala_atrophy`` turn grey matter into
+    CSF; 0.5 keeps the voxels within about 7 mm of the four centres. MASAN's
+    Figure 4 chapter measures how much of the fusion weight falls there.
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ParameterError(f"threshold={threshold} must lie in (0, 1]")
+    bumps = _region_bumps(tissue_maps(tuple(t1_shape)))
+    return np.maximum(bumps["hippocampus"], bumps["amygdala"]) >= threshold
+
+
 def _region_bumps(anatomy) -> dict[str, np.ndarray]:
     """Gaussian weights (peak 1) around the hippocampi and the amygdalae on the T1 grid."""
     world = anatomy.world_mm()

@@ -44,9 +44,9 @@ Two designs of the ``"grade"`` task (``design=``):
     within-class sd). Each factor changes only its modality's lesion signal,
     :data:`FACTOR_SIGNAL` per unit: the T1ce rim's enhancement, the FLAIR, T2 and
     T1 signal of the whole lesion. Lesion geometry (size, shape, necrosis, edema
-    extent, position) and the mask labels do not depend on the grade, and the rim
-    stays below white matter on T1ce, inside the 0.5-99.5 percentile range the
-    preprocessing keeps. So the modalities carry *complementary* information, and
+    extent, position) and the mask labels do not depend on the grade, and the
+    enhancing tumour stays below white matter on T1ce for all but the top 1%,
+    inside the 0.5-99.5 percentile range the preprocessing keeps. So the modalities carry *complementary* information, and
     the best any classifier of a modality set S can do is known:
     ``AUC = Phi(||d'_S|| / sqrt(2))`` (:func:`factor_ceiling`). Built so that
     fusion *can* help; whether a method captures it is the experiment.
@@ -107,10 +107,11 @@ _TASKS = {
 DESIGNS = ("factors", "shared-lesion")
 #: ``design="factors"``: each modality's grade effect size d' (class shift of its factor, in within-class sd).
 EFFECT_SIZES = {"t1ce": 1.4, "flair": 1.0, "t2": 0.7, "t1": 0.3}
-#: ``design="factors"``: signal change per unit of a modality's factor, and where it acts.
-FACTOR_SIGNAL = {"t1ce": (0.05, "rim"), "flair": (-0.15, "core"), "t2": (0.08, "lesion"), "t1": (-0.08, "lesion")}
-#: ``design="factors"``: T1ce rim enhancement at the factor's class midpoint (rim 0.58 + 0.22 < white matter 1).
-FACTOR_ENHANCEMENT = 0.22
+#: ``design="factors"``: how each modality's factor changes the signal of the solid tumour:
+#: ``(change per unit of the factor, change at the factor's class midpoint)``. On T1ce it is the
+#: enhancement (0.58 + 0.2 < white matter 1, clipped at 0, which reaches only the lowest tenth of LGG);
+#: on FLAIR the tumour darkens below the edema (FLAIR's brightest tissue, whose level the rescale keeps).
+FACTOR_SIGNAL = {"t1ce": (0.10, 0.20), "flair": (-0.10, -0.15), "t2": (0.08, 0.0), "t1": (-0.08, 0.0)}
 #: ``design="factors"``: grade-independent lesion geometry, the mean of the two grades' means (sd as before).
 _FACTOR_GEOMETRY = {"radius_mm": (16.0, 4.0), "irregularity": (0.15, 0.08), "necrosis": (0.30, 0.2),
                     "edema_ratio": (1.45, 0.2), "heterogeneity": (0.05, 0.03)}
@@ -168,8 +169,8 @@ def glioma_phantoms(*, n_cases: int = 60, shape: tuple[int, int, int] = (32, 40,
                   for name, (mean, sd) in _FACTOR_GEOMETRY.items()}
         for m in MODALITIES:
             params[f"z_{m}"] = sizes[m] * labels + rng.standard_normal(n_cases)
-        params["enhancement"] = np.clip(FACTOR_ENHANCEMENT + FACTOR_SIGNAL["t1ce"][0]
-                                        * (params["z_t1ce"] - sizes["t1ce"] / 2), 0.0, None)
+        per_unit, midpoint = FACTOR_SIGNAL["t1ce"]
+        params["enhancement"] = np.clip(midpoint + per_unit * (params["z_t1ce"] - sizes["t1ce"] / 2), 0.0, None)
     else:
         params = {name: class_conditional(rng, labels, spec[name][0], spec[name][1], difficulty,
                                           low=low, high=high)
@@ -187,9 +188,9 @@ def glioma_phantoms(*, n_cases: int = 60, shape: tuple[int, int, int] = (32, 40,
         case = {name: float(values[i]) for name, values in params.items()}
         case_rng = np.random.default_rng(seeds[i])
         rho, n_junction = _lesion_field(case_rng, anatomy, world, case, junction_p[i])
-        shifts = ({m: (FACTOR_SIGNAL[m][0] * (case[f"z_{m}"] - sizes[m] / 2), FACTOR_SIGNAL[m][1])
+        shifts = ({m: FACTOR_SIGNAL[m][1] + FACTOR_SIGNAL[m][0] * (case[f"z_{m}"] - sizes[m] / 2)
                    for m in MODALITIES if m != "t1ce"} if factors else {})
-        signals, masks[i] = _render(case_rng, anatomy, rho, case, shifts, always_enhancing=factors)
+        signals, masks[i] = _render(case_rng, anatomy, rho, case, shifts, factors=factors)
         gains = np.exp(0.1 * case_rng.standard_normal(len(MODALITIES))).astype(np.float32)
         session = mri.bias_field(np.stack([signals[m] for m in MODALITIES]) * gains[:, None, None, None], seeds[i])
         for j, modality in enumerate(MODALITIES):
@@ -228,13 +229,13 @@ def _lesion_field(rng, anatomy, world, case, junction_p):
     return rho, n_junction
 
 
-def _render(rng, anatomy, rho, case, lesion_shifts=None, always_enhancing=False):
+def _render(rng, anatomy, rho, case, tumour_shifts=None, factors=False):
     """Noise-free signal of each modality and the BraTS label map of one case.
 
-    ``lesion_shifts`` adds a per-modality signal change ``{modality: (shift, region)}``
-    over the whole ``"lesion"`` or its ``"core"`` (``design="factors"``);
-    ``always_enhancing`` labels the rim 4 whatever its enhancement, so the masks
-    carry no grade.
+    With ``factors`` (``design="factors"``) the T1ce enhancement covers the solid
+    tumour, ``tumour_shifts`` ``{modality: change}`` shifts the other modalities'
+    solid-tumour signal, and the rim is labelled 4 whatever its enhancement, so
+    the masks carry no grade. Otherwise the enhancement covers the rim.
     """
     inside = lesions.soft_inside(rho, 1.0) * anatomy.brain
     core = lesions.soft_inside(rho, CORE_EDGE) * anatomy.brain
@@ -254,16 +255,15 @@ def _render(rng, anatomy, rho, case, lesion_shifts=None, always_enhancing=False)
     for modality in MODALITIES:
         signal = mri.mix(fractions, mri.MR_CONTRAST[modality]) + texture
         if modality == "t1ce":
-            signal = signal + case["enhancement"] * rim
-        if lesion_shifts and modality in lesion_shifts:
-            shift, region = lesion_shifts[modality]
-            signal = signal + shift * (core if region == "core" else inside)
+            signal = signal + case["enhancement"] * (fractions["solid"] if factors else rim)
+        if tumour_shifts and modality in tumour_shifts:
+            signal = signal + tumour_shifts[modality] * fractions["solid"]
         signals[modality] = np.maximum(signal, 0.0)
 
     brain = anatomy.brain > 0.5
     mask = np.zeros(anatomy.shape, np.uint8)
     mask[brain & (rho < case["edema_ratio"]) & (parenchyma > 0.3)] = 2
-    rim_label = 4 if always_enhancing or case["enhancement"] >= VISIBLE_ENHANCEMENT else 1
+    rim_label = 4 if factors or case["enhancement"] >= VISIBLE_ENHANCEMENT else 1
     mask[brain & (rho < 1.0)] = rim_label
     mask[brain & (rho < CORE_EDGE)] = 1
     return signals, mask

@@ -198,15 +198,34 @@ def baseline_logits(method: str, modalities: Sequence[str], agg_roi_size: Sequen
     return logits
 
 
+#: How the epoch a network keeps is chosen: the lowest validation loss, or the last of a fixed schedule.
+EPOCH_CHOICES = ("val_loss", "last")
+
+
+def _selection(epoch_choice: str) -> dict:
+    """``fit``'s model-selection arguments for an :data:`EPOCH_CHOICES` entry."""
+    if epoch_choice not in EPOCH_CHOICES:
+        raise ParameterError(f"epoch_choice={epoch_choice!r} must be one of {list(EPOCH_CHOICES)}")
+    return {"select_on": "loss", "select_mode": "min"} if epoch_choice == "val_loss" else {"select_on": None}
+
+
+def _keep(history: History, module: nn.Module, device) -> None:
+    """Load the chosen epoch's weights into ``module`` (with ``"last"`` it already holds them)."""
+    if history.best_path is not None:
+        load_checkpoint(history.best_path, model=module, map_location=device)
+
+
 def train_classifier(net: nn.Module, train_loader, val_loader, *, logits_fn: LogitsFn, counts: Sequence[int],
                      max_epochs: int, lr: float, weight_decay: float, device, precision: str, seed: int,
-                     checkpoint_path: str | Path, desc: str) -> History:
-    """Train ``net`` with the weighted cross-entropy (Eqs. 1-2) and Adam; keep the epoch of lowest validation loss.
+                     checkpoint_path: str | Path, desc: str, epoch_choice: str = "val_loss") -> History:
+    """Train ``net`` with the weighted cross-entropy (Eqs. 1-2) and Adam; keep the chosen epoch.
 
     ``counts`` are the training fold's class counts. After every epoch the
     validation loss (the same weighted loss) and AUC are logged
-    (:func:`mmlib.train.classification.validation_fn`); the best epoch's
-    weights are loaded into ``net`` at the end. One progress bar per network.
+    (:func:`mmlib.train.classification.validation_fn`). ``epoch_choice="val_loss"``
+    loads the weights of the epoch with the lowest validation loss (the paper's
+    practice); ``"last"`` keeps the last epoch of the fixed schedule (with a dozen
+    validation cases the lowest loss is mostly noise). One progress bar per network.
     """
     criterion = weighted_cross_entropy(counts).to(device)
 
@@ -216,9 +235,9 @@ def train_classifier(net: nn.Module, train_loader, val_loader, *, logits_fn: Log
     val_fn = validation_fn(val_loader, logits_fn, weight=criterion.weight, device=device, precision=precision)
     history = _fit_with_bar(lambda on_epoch_end: fit(
         net, train_loader, loss_fn=loss_fn, optimizer=make_optimizer(net.parameters(), lr, weight_decay),
-        max_epochs=max_epochs, device=device, precision=precision, val_fn=val_fn, select_on="loss", select_mode="min",
+        max_epochs=max_epochs, device=device, precision=precision, val_fn=val_fn, **_selection(epoch_choice),
         checkpoint_path=checkpoint_path, seed=seed, progress=False, on_epoch_end=on_epoch_end), max_epochs, desc)
-    load_checkpoint(history.best_path, model=net, map_location=device)
+    _keep(history, net, device)
     return history
 
 
@@ -248,44 +267,45 @@ def stage_dir(root: str | Path, stage: str, settings: Mapping[str, Any], fold: i
 
 
 def run_stage1(model: GuidanceModel, train_loader, val_loader, *, counts: Sequence[int], max_epochs: int, lr: float,
-               weight_decay: float, device, precision: str, seed: int, checkpoint_path: str | Path) -> History:
-    """Algorithm 1 lines 1-6 (:func:`~mmlib.papers.guidance.training.train_stage1`), the epoch chosen on validation loss.
-
-    The best epoch's weights are loaded into ``model.primary``.
-    """
+               weight_decay: float, device, precision: str, seed: int, checkpoint_path: str | Path,
+               epoch_choice: str = "val_loss") -> History:
+    """Algorithm 1 lines 1-6 (:func:`~mmlib.papers.guidance.training.train_stage1`), keeping the chosen epoch
+    (:func:`train_classifier`'s ``epoch_choice``) in ``model.primary``."""
     val_fn = validation_fn(val_loader, modality_logits(model.primary_name), weight=class_weights(counts),
                            device=device, precision=precision)
     history = _fit_with_bar(lambda on_epoch_end: train_stage1(
         model, train_loader, counts=counts, max_epochs=max_epochs, lr=lr, weight_decay=weight_decay, device=device,
-        precision=precision, val_fn=val_fn, select_on="loss", select_mode="min", checkpoint_path=checkpoint_path,
+        precision=precision, val_fn=val_fn, **_selection(epoch_choice), checkpoint_path=checkpoint_path,
         seed=seed, progress=False, on_epoch_end=on_epoch_end), max_epochs, f"stage 1 ({model.primary_name})")
-    load_checkpoint(history.best_path, model=model.primary, map_location=device)
+    _keep(history, model.primary, device)
     return history
 
 
 def run_stage2(model: GuidanceModel, train_loader, val_loader, *, counts: Sequence[int], max_epochs: int,
                train_primary: bool, lr: float, weight_decay: float, device, precision: str, seed: int,
-               checkpoint_path: str | Path) -> History:
-    """Algorithm 1 lines 7-22 (:func:`~mmlib.papers.guidance.training.train_stage2`), the epoch chosen on the
-    validation loss of G(t_M); the best epoch's weights are loaded into ``model``."""
+               checkpoint_path: str | Path, epoch_choice: str = "val_loss") -> History:
+    """Algorithm 1 lines 7-22 (:func:`~mmlib.papers.guidance.training.train_stage2`), keeping the chosen epoch
+    (the validation loss is G(t_M)'s) in ``model``."""
     val_fn = validation_fn(val_loader, fused_logits, weight=class_weights(counts), device=device, precision=precision)
     history = _fit_with_bar(lambda on_epoch_end: train_stage2(
         model, train_loader, counts=counts, max_epochs=max_epochs, train_primary=train_primary, lr=lr,
-        weight_decay=weight_decay, device=device, precision=precision, val_fn=val_fn, select_on="loss",
-        select_mode="min", checkpoint_path=checkpoint_path, seed=seed, progress=False, on_epoch_end=on_epoch_end),
+        weight_decay=weight_decay, device=device, precision=precision, val_fn=val_fn, **_selection(epoch_choice),
+        checkpoint_path=checkpoint_path, seed=seed, progress=False, on_epoch_end=on_epoch_end),
         max_epochs, "stage 2 (" + "+".join(model.modalities) + ")")
-    load_checkpoint(history.best_path, model=model, map_location=device)
+    _keep(history, model, device)
     return history
 
 
 def epochs_record(history: History | None) -> dict | None:
     """``{"best_epoch", "epochs"}`` of a training run for the fold record (``None`` for a stage that did not run)."""
-    return None if history is None else {"best_epoch": history.best_epoch, "epochs": len(history.epochs)}
+    return None if history is None else {"best_epoch": history.best_epoch or len(history.epochs),
+                                         "epochs": len(history.epochs)}
 
 
 def training_summary(histories: Mapping[str, History]) -> pd.DataFrame:
-    """Best epoch, its validation loss, the last training loss and the seconds spent, one row per network."""
-    return pd.DataFrame.from_dict({name: {"best epoch": h.best_epoch, "best val loss": h.best_value,
+    """The epoch kept (lowest validation loss, or the last), its validation loss (when chosen on it), the last
+    training loss and the seconds spent, one row per network."""
+    return pd.DataFrame.from_dict({name: {"kept epoch": h.best_epoch or len(h.epochs), "best val loss": h.best_value,
                                           "last train loss": h.epochs[-1]["train_loss"],
                                           "seconds": sum(e["seconds"] for e in h.epochs)}
                                    for name, h in histories.items()}, orient="index")  # keeps the epoch an int

@@ -12,9 +12,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mmlib.config import REPO_ROOT
+from mmlib.data.phantoms.glioma import factor_ceiling
+from mmlib.errors import DataError
+from mmlib.eval.statistics import Estimate, bootstrap_auc, delong_test
 from mmlib.eval.tables import PaperTable, measured_table, paper_beside_book
 from mmlib.papers.guidance import paper
 from mmlib.runs.aggregate import Aggregate, MethodResult, read_run
@@ -133,3 +137,88 @@ def auc_spread(root: str | os.PathLike) -> pd.DataFrame:
             s = result.summary.loc["auc"]
             spread[(folder, method)] = {"mean AUC": s["mean"], "std over folds": s["std"], "folds": int(s["n_folds"])}
     return pd.DataFrame.from_dict(spread, orient="index").rename_axis(["run", "model"])  # folds stay ints
+
+
+def pooled_auc(result: MethodResult, seed: int = 0) -> Estimate:
+    """The pooled out-of-fold AUC of one method (all folds' test cases together) with a bootstrap 95% CI."""
+    if result.predictions.empty:
+        raise DataError("run", "this method recorded no per-case scores, so it has no pooled AUC")
+    return bootstrap_auc(result.predictions["y_true"], result.predictions["y_score"], seed=seed)
+
+
+def aligned_scores(a: MethodResult, b: MethodResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(y_true, score_a, score_b)`` of two methods on the same test cases, matched by (fold, case).
+
+    Raises :class:`~mmlib.errors.DataError` when they were not tested on the same cases and labels.
+    """
+    left = a.predictions.set_index(["fold", "case_id"])
+    right = b.predictions.set_index(["fold", "case_id"]).reindex(left.index)
+    if right["y_score"].isna().any() or not (left["y_true"] == right["y_true"]).all():
+        raise DataError("runs", "the two methods were not tested on the same cases with the same labels")
+    return left["y_true"].to_numpy(), left["y_score"].to_numpy(), right["y_score"].to_numpy()
+
+
+def compare_pooled(a: MethodResult, b: MethodResult) -> Estimate:
+    """DeLong's test of ``AUC(b) - AUC(a)`` on the pooled out-of-fold predictions of the same cases."""
+    return delong_test(*aligned_scores(a, b))
+
+
+def reference_names(modalities) -> dict[str, str]:
+    """The names the fold chapters give their measured references (``protocol.ceiling_scores``) for a modality set."""
+    label = "+".join(modalities)
+    return {"generator truth (LR)": f"ceiling: generator truth ({label})",
+            "mask intensities (LR)": f"reference: mask intensities ({label})"}
+
+
+def data_design(run: Aggregate) -> str:
+    """What the run's cases were: ``"factors"`` or ``"shared-lesion"`` phantoms, or ``"real data"``."""
+    data = run.records[min(run.records)].get("data") or run.provenance.get("data", {})
+    if "description" not in data:
+        return "real data"
+    return "factors" if "design='factors'" in str(data["description"].get("generator", "")) else "shared-lesion"
+
+
+def ceiling_row(run: Aggregate, modalities, seed: int = 0) -> dict[str, str]:
+    """For a modality set: the analytic ceiling of the factor design, and the two measured references' pooled AUCs."""
+    design = data_design(run)
+    row = {"ceiling (analytic)": f"{factor_ceiling(list(modalities)):.3f}" if design == "factors" else f"— ({design})"}
+    for shown, name in reference_names(modalities).items():
+        row[shown] = str(pooled_auc(run.methods[name], seed)) if name in run.methods else "—"
+    return row
+
+
+def learning_table(rows: dict[str, tuple[Aggregate, str, tuple]], papers: dict[str, PaperTable],
+                   seed: int = 0) -> pd.DataFrame:
+    """Per row: the ceiling and references for its modalities, the CNN's pooled AUC [95% CI], the paper's AUCs.
+
+    ``rows`` maps a row name to ``(run, recorded method, modalities)``; ``papers``
+    maps a column label to the paper table whose ``auc`` mean goes there (``—``
+    for rows the paper does not have).
+    """
+    table = {}
+    for name, (run, method, modalities) in rows.items():
+        row = ceiling_row(run, modalities, seed)
+        row["this book: CNN (pooled AUC)"] = str(pooled_auc(run.methods[method], seed))
+        for label, paper_table in papers.items():
+            means = paper_table.frame()[("auc", "mean")]
+            row[label] = f"{means[name]:.3f}" if name in means.index else "—"
+        table[name] = row
+    return pd.DataFrame(table).T.rename_axis("row")
+
+
+def fit_table(run: Aggregate) -> pd.DataFrame:
+    """Per trained network: its training-set AUC per fold (read without augmentation) and its best epoch."""
+    rows = {}
+    for fold, record in sorted(run.records.items()):
+        for name, fitted in record["extra"].get("fit", {}).items():
+            if "train_auc" in fitted:
+                rows.setdefault(name, {})[f"fold {fold}"] = round(fitted["train_auc"], 3)
+    return pd.DataFrame(rows).T.rename_axis("training-set AUC")
+
+
+def training_curves(run: Aggregate) -> pd.DataFrame:
+    """Every network's curves: one row per (network, fold, epoch) with training loss, validation loss and AUC."""
+    rows = [{"network": name, "fold": fold, **epoch}
+            for fold, record in sorted(run.records.items())
+            for name, fitted in record["extra"].get("fit", {}).items() for epoch in fitted.get("history", [])]
+    return pd.DataFrame(rows)

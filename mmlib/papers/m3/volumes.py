@@ -88,8 +88,10 @@ class M3Volumes(CacheDataset):
         images, masks = list(self.modalities), ["seg"] if self.with_seg else []
         ras_size = None if self.spatial_size is None else tuple(reversed(self.spatial_size))
         pipeline = array_transforms if self.in_memory else volume_transforms
-        steps = [pipeline(images, train=augment, mask_keys=masks, spatial_size=ras_size if fit == "crop" else None,
-                          **options)]
+        # Flattened: MONAI's CacheDataset caches up to the first random transform of the *top-level* list,
+        # and a nested Compose counts as random as a whole (nothing would be cached).
+        steps = list(pipeline(images, train=augment, mask_keys=masks, spatial_size=ras_size if fit == "crop" else None,
+                              **options).transforms)
         if masks:
             steps.append(LabelToMaskd(masks, select_labels=list(self.foreground)))
         if fit == "resize" and ras_size is not None:

@@ -138,7 +138,7 @@ def prepare_fmri(series: np.ndarray, window: int, where: str) -> np.ndarray:
     change = np.zeros_like(series)
     change[:, foreground] = detrend(series[:, foreground], axis=0, type="linear") / mean[foreground]
     scale = change[:, foreground].std() if foreground.any() else 0.0
-    if not scale > 0:
+    if not scale > 1e-8:  # relative change: a constant run leaves only rounding noise
         raise DataError(where, "fMRI has no voxel whose signal varies over time")
     return (change / scale).astype(np.float32)
 

@@ -49,6 +49,7 @@ PAPER_REGION_FEATURES, PAPER_SUBJECT_FEATURES = 64, 64
 PAPER_PATCH_SIZE = 25
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _POOL = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
+_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 _PAD = {1: nn.ConstantPad1d, 2: nn.ConstantPad2d, 3: nn.ConstantPad3d}
 
 
@@ -56,7 +57,7 @@ class HFCN(nn.Module):
     """nH-FCN on ``(B, C, *spatial)``: ``forward`` -> ``{"patch": (B, n), "region": (B, m), "subject": (B,)}`` logits."""
 
     def __init__(self, grid: Sequence[int] = (4, 4, 4), patch_size: int = PAPER_PATCH_SIZE, in_channels: int = 1,
-                 width: float = 1.0, dropout: float = 0.5):
+                 width: float = 1.0, dropout: float = 0.5, batch_norm: bool = False):
         super().__init__()
         dims = len(grid)
         self.grid = check_grid(grid, dims)
@@ -69,10 +70,11 @@ class HFCN(nn.Module):
         conv, pool = _CONV[dims], _POOL[dims]
 
         def c(cin, cout, k):
-            if self.valid or k % 2:
-                return conv(cin, cout, k, padding=0 if self.valid else k // 2)
-            pad = _PAD[dims]([(k - 1) // 2, k // 2] * dims, 0.0)  # "same" for an even kernel, without a copy warning
-            return nn.Sequential(pad, conv(cin, cout, k))
+            layers = [conv(cin, cout, k, padding=0 if self.valid else k // 2)] if self.valid or k % 2 else \
+                [_PAD[dims]([(k - 1) // 2, k // 2] * dims, 0.0), conv(cin, cout, k)]  # "same", even kernel
+            if batch_norm:  # the Keras code's with_bn option
+                layers.append(_NORM[dims](cout))
+            return nn.Sequential(*layers)
 
         self.patch_net = nn.Sequential(
             c(in_channels, d[0], 4), nn.ReLU(), c(d[0], d[1], 3), nn.ReLU(), pool(2),
@@ -81,12 +83,14 @@ class HFCN(nn.Module):
         self.patch_head = nn.Linear(d[5], 1)
         region_features = max(2, int(round(PAPER_REGION_FEATURES * width)))
         subject_features = max(2, int(round(PAPER_SUBJECT_FEATURES * width)))
-        self.region_conv = conv(d[5] + 1, region_features, 2)
+        self.region_conv = nn.Sequential(conv(d[5] + 1, region_features, 2),
+                                         *([_NORM[dims](region_features)] if batch_norm else []))
         region_grid = tuple(g - 1 for g in self.grid)
         self.n_patches, self.n_regions = int(np.prod(self.grid)), int(np.prod(region_grid))
         self.region_weight = nn.Parameter(torch.randn(self.n_regions, region_features) / np.sqrt(region_features))
         self.region_bias = nn.Parameter(torch.zeros(self.n_regions))  # locally connected: one unit per region
-        self.subject_conv = conv(region_features + 1, subject_features, region_grid)
+        self.subject_conv = nn.Sequential(conv(region_features + 1, subject_features, region_grid),
+                                          *([_NORM[dims](subject_features)] if batch_norm else []))
         self.subject_head = nn.Linear(subject_features, 1)
         self.dropout = nn.Dropout(dropout)
 
