@@ -18,11 +18,11 @@ COMMON=(-p seed=1 -p n_folds=3 -p n_cases=300 -p "modalities=['t1ce']" -p max_ep
 LESION=(-p fit=lesion -p "spatial_size=[16,16,16]")
 declare -A SETTINGS=(
   [grid-paper-lr1e-3-valloss]="-p lr=0.001 -p augment=paper -p fit=crop -p epoch_choice=val_loss"
-  [lesion-none-lr1e-3-last]="-p lr=0.001 -p augment=none -p epoch_choice=last ${LESION[*]}"
-  [lesion-none-lr3e-4-last]="-p lr=0.0003 -p augment=none -p epoch_choice=last ${LESION[*]}"
-  [lesion-none-lr1e-4-last]="-p lr=0.0001 -p augment=none -p epoch_choice=last ${LESION[*]}"
+  [lesion-off-lr1e-3-last]="-p lr=0.001 -p augment=off -p epoch_choice=last ${LESION[*]}"
+  [lesion-off-lr3e-4-last]="-p lr=0.0003 -p augment=off -p epoch_choice=last ${LESION[*]}"
+  [lesion-off-lr1e-4-last]="-p lr=0.0001 -p augment=off -p epoch_choice=last ${LESION[*]}"
   [lesion-flip-lr3e-4-last]="-p lr=0.0003 -p augment=flip -p epoch_choice=last ${LESION[*]}"
-  [lesion-none-lr3e-4-valloss]="-p lr=0.0003 -p augment=none -p epoch_choice=val_loss ${LESION[*]}"
+  [lesion-off-lr3e-4-valloss]="-p lr=0.0003 -p augment=off -p epoch_choice=val_loss ${LESION[*]}"
 )
 for name in "${!SETTINGS[@]}"; do
   tag="development-$name"

@@ -80,7 +80,7 @@ def test_same_seed_gives_identical_augmented_batches(phantom_cases):
 def test_eval_mode_is_deterministic_and_unaugmented(phantom_cases):
     evaluation = GliomaVolumes(phantom_cases, train=False, spatial_size=MODEL_SIZE, seed=0)
     reseeded = GliomaVolumes(phantom_cases, train=False, spatial_size=MODEL_SIZE, seed=99)
-    no_augment = GliomaVolumes(phantom_cases, train=True, augment="none", spatial_size=MODEL_SIZE, seed=5)
+    no_augment = GliomaVolumes(phantom_cases, train=True, augment="off", spatial_size=MODEL_SIZE, seed=5)
     augmented = GliomaVolumes(phantom_cases, train=True, spatial_size=MODEL_SIZE, seed=0)
     reference = _batches(evaluation, shuffle=False)
     assert _equal(reference, _batches(evaluation, shuffle=False))

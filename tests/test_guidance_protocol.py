@@ -88,7 +88,7 @@ def test_train_classifier_fits_and_keeps_the_best_validation_epoch(split, tmp_pa
 def test_a_fixed_schedule_keeps_the_last_epoch_and_the_fit_check_reads_the_training_cases(split, tmp_path):
     torch.manual_seed(0)
     net = RMC(1, 2, width=0.125, dropout=0.0)
-    loader_kw = dict(batch_size=4, seed=0, fit="lesion", spatial_size=(8, 8, 8), augment="none")
+    loader_kw = dict(batch_size=4, seed=0, fit="lesion", spatial_size=(8, 8, 8), augment="off")
     train = protocol.volume_loader(split, "train", ("t1ce",), **loader_kw)
     history = protocol.train_classifier(
         net, train, protocol.volume_loader(split, "validation", ("t1ce",), **loader_kw),

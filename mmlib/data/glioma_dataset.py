@@ -69,9 +69,9 @@ PAPER_SPATIAL_SIZE = (150, 240, 240)
 
 _RAS_TO_MODEL = (0, 3, 2, 1)  # (C, x, y, z) -> (C, z, y, x) = (C, D, H, W)
 _FITS = ("crop", "resize", "lesion")
-#: Training augmentations: the paper's (flip p=0.25 and a random affine on every volume), flips only, none.
+#: Training augmentations: the paper's (flip p=0.25 and a random affine on every volume), flips only, off.
 AUGMENTATIONS = {"paper": {"flip_prob": 0.25, "affine_prob": 1.0}, "flip": {"flip_prob": 0.5, "affine_prob": 0.0},
-                 "none": None}
+                 "off": None}
 
 
 def glioma_cases(
@@ -161,7 +161,7 @@ class GliomaVolumes(CacheDataset):
     does; every case needs its mask). ``with_seg`` adds the mask as ``"seg"``
     (uint8, same grid). ``augment`` picks the training augmentation of
     :data:`AUGMENTATIONS`: ``"paper"`` (flip and a random affine), ``"flip"``
-    (left-right flips only) or ``"none"``.
+    (left-right flips only) or ``"off"``.
 
     Every case is checked when the dataset is built (module docstring, "Bad
     input"); NIfTI files by their headers (shape and affine), so no volume is read

@@ -405,6 +405,15 @@ def sample_cases(data_root: str | os.PathLike | None = None, dataset: str = "bra
     return cases, f"{len(cases)} real scan(s) from {shown_path(folder)} without a lesion mask: {names}"
 
 
+def model_grid(split: FoldSplit, modality: str, *, spatial_size=None, fit_mode: str = "crop") -> tuple[int, int, int]:
+    """The ``(D, H, W)`` grid the fold's networks see: ``spatial_size``, or the first test case's own grid."""
+    if spatial_size is not None:
+        return tuple(int(s) for s in spatial_size)
+    volumes = M3Volumes(split.cases("test")[:1], modalities=(modality,), foreground=(1,), train=False,
+                        spatial_size=None, fit=fit_mode, with_seg=False)
+    return tuple(int(s) for s in volumes[0][modality].shape[1:])
+
+
 def sample_outputs(runs: Mapping[str, ModalityRun], cases: Sequence[dict], *, grid: Sequence[int], pooling: str,
                    device) -> dict[str, dict[str, np.ndarray]]:
     """Each modality's lesion probability map and M3 features of the sample scans, resized to ``grid``.
