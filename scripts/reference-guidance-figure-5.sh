@@ -15,8 +15,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$(pwd)"
 PYTHON="${PYTHON:-.venv/bin/python}"
-SEED=0
-N_CASES=90
+source scripts/guidance-reference-settings.sh
 CKPT="$ROOT/runs/checkpoints/figure-5"
 DEST=results/guidance/figure-5
 COMMAND="bash scripts/reference-guidance-figure-5.sh"
@@ -32,12 +31,11 @@ echo "Figure 5 case is in fold $FOLD"
 
 # The Tables III/IV settings (scripts/reference-guidance-tables-iii-iv.sh), one fold, weights kept.
 "$PYTHON" -m mmlib.runs guidance/unimodal --folds "$FOLD" --tag figure-5 \
-  -p seed=$SEED -p n_folds=3 -p n_cases=$N_CASES -p max_epochs=25 -p precision=bf16 -p device=cpu \
+  "${GUIDANCE_SETTINGS[@]}" -p max_epochs=$MAX_EPOCHS \
   -p checkpoint_dir="$CKPT/unimodal"
 # The Table VII all-modality settings (scripts/reference-guidance-table-vii.sh), one fold, weights kept.
 "$PYTHON" -m mmlib.runs guidance/guidance-model --folds "$FOLD" --tag figure-5 \
-  -p "secondaries=['flair', 't2', 't1']" -p seed=$SEED -p n_folds=3 -p n_cases=$N_CASES \
-  -p "phantom_shape=[32, 40, 32]" -p stage1_epochs=25 -p stage2_epochs=6 -p precision=bf16 -p device=cpu \
+  "${GUIDANCE_SETTINGS[@]}" -p "secondaries=['flair', 't2', 't1']" -p stage1_epochs=$MAX_EPOCHS -p stage2_epochs=6 \
   -p checkpoint_dir="$CKPT/guidance"
 
 "$PYTHON" -m jupytext --to ipynb --output "$CKPT/figure-5.ipynb" book/guidance/figure-5.md

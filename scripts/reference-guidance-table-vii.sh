@@ -7,11 +7,9 @@
 # exports each subset's small files (per-fold metrics.json with predictions,
 # params.json) with a provenance.json to results/guidance/table-vii/<subset>/.
 #
-# The data, split and training settings are those of the committed Tables III/IV
-# run (results/guidance/tables-iii-iv/params.json and provenance.json: seed 0,
-# 3 folds, 90 phantoms of 32x40x32 voxels, 25 epochs, bf16, cpu), with
-# stage1_epochs = that run's 25 epochs and stage2_epochs = 6 (the paper's
-# 200:50 ratio). The subsets share one checkpoint folder, so stage 1 (T1ce only)
+# The data, split and training settings are those of the Tables III/IV run
+# (scripts/guidance-reference-settings.sh), with stage1_epochs = its epochs and
+# stage2_epochs = 6 (about the paper's 200:50 ratio). The subsets share one checkpoint folder, so stage 1 (T1ce only)
 # is trained once per fold, by the first subset (T1ce alone), and reused by the
 # seven others, whose wall times are stage 2 only.
 #
@@ -19,22 +17,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
-SEED=0
-N_CASES=90
-PHANTOM_SHAPE="[32, 40, 32]"
-STAGE1_EPOCHS=25
-STAGE2_EPOCHS=6
+source scripts/guidance-reference-settings.sh
+STAGE1_EPOCHS=$MAX_EPOCHS
+STAGE2_EPOCHS=6  # about the paper's 200:50 ratio of stage 1 to stage 2
 CHECKPOINTS=runs/checkpoints/guidance-table-vii  # stage-1 (and stage-2) checkpoints, git-ignored
 COMMAND="bash scripts/reference-guidance-table-vii.sh"
 
-cat <<EOF
-Estimated cost: about 30 minutes on a 2-core CPU (20-45 min depending on load).
-  Basis: the Tables III/IV run took 19 min for 300 RMC-epochs (~3.9 s per epoch on 90 phantoms).
-  Stage 1: 3 folds x $STAGE1_EPOCHS epochs of one DA_RMC                 ~ 5 min
-  Stage 2: 3 folds x $STAGE2_EPOCHS epochs x (12 secondary branches in the 7
-           non-empty subsets + the frozen primary's forward passes)   ~ 18 min
-  Kernel start-up and test passes for 24 fold runs                   ~ 6 min
-EOF
+echo "Expect about an hour on a 2-core CPU: stage 1 (one DA_RMC per fold) once, then stage 2 for 7 subsets."
 
 rm -rf runs/guidance/guidance-model/table-vii-* "$CHECKPOINTS"  # a reference run always starts from scratch
 # The 8 subsets of ("flair", "t2", "t1") in that priority order; the empty subset first, so it trains stage 1.
@@ -44,11 +33,10 @@ for secondaries in "${SUBSETS[@]}"; do
   tag="table-vii-$name"
   echo "=== $name ==="
   GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
-start=$(date +%s)
-  "$PYTHON" -m mmlib.runs guidance/guidance-model --folds 0-2 --tag "$tag" \
-    -p "secondaries=$secondaries" -p seed=$SEED -p n_folds=3 -p n_cases=$N_CASES -p "phantom_shape=$PHANTOM_SHAPE" \
-    -p stage1_epochs=$STAGE1_EPOCHS -p stage2_epochs=$STAGE2_EPOCHS -p precision=bf16 -p device=cpu \
-    -p checkpoint_dir=$CHECKPOINTS
+  start=$(date +%s)
+  "$PYTHON" -m mmlib.runs guidance/guidance-model --folds 0-2 --tag "$tag" ${THREADS:+--threads $THREADS} \
+    "${GUIDANCE_SETTINGS[@]}" -p "secondaries=$secondaries" -p stage1_epochs=$STAGE1_EPOCHS \
+    -p stage2_epochs=$STAGE2_EPOCHS -p checkpoint_dir=$CHECKPOINTS
   wall=$(( $(date +%s) - start ))
 
   "$PYTHON" -m mmlib.runs.export guidance/guidance-model "$tag" "results/guidance/table-vii/$name" \

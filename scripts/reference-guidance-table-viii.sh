@@ -19,16 +19,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 TAG=table-viii
-SEED=0
-N_CASES=90
-MAX_EPOCHS=25
+source scripts/guidance-reference-settings.sh
 COMMAND="bash scripts/reference-guidance-table-viii.sh"
 
 rm -rf "runs/guidance/fusion-baselines/$TAG"  # a reference run always starts from scratch
 GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
 start=$(date +%s)
-"$PYTHON" -m mmlib.runs guidance/fusion-baselines --folds 0-2 --tag "$TAG" \
-  -p seed=$SEED -p n_folds=3 -p n_cases=$N_CASES -p max_epochs=$MAX_EPOCHS -p precision=bf16 -p device=cpu
+"$PYTHON" -m mmlib.runs guidance/fusion-baselines --folds 0-2 --tag "$TAG" ${THREADS:+--threads $THREADS} \
+  "${GUIDANCE_SETTINGS[@]}" -p max_epochs=$MAX_EPOCHS -p "agg_roi_size=[16,16,16]"
 wall=$(( $(date +%s) - start ))
 
 "$PYTHON" -m mmlib.runs.export guidance/fusion-baselines "$TAG" results/guidance/table-viii \

@@ -7,9 +7,8 @@
 # predictions, params.json) with a provenance.json to results/guidance/tables-v-vi/.
 #
 # Every other setting is that of the committed RMC run of Tables III/IV
-# (results/guidance/tables-iii-iv/params.json: seed 0, 3 folds, 90 cases,
-# 25 epochs, bf16, cpu), so book/guidance/tables-v-vi.md can pair RMC and DA_RMC
-# fold by fold (it refuses runs that differ in anything but the model).
+# (scripts/guidance-reference-settings.sh), so book/guidance/tables-v-vi.md can pair
+# RMC and DA_RMC fold by fold (it refuses runs that differ in anything but the model).
 #
 # Usage, from anywhere:  bash scripts/reference-guidance-tables-v-vi.sh
 # Expect somewhat longer than the RMC run (19 min on a shared 2-core CPU): the
@@ -19,16 +18,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 TAG=tables-v-vi
 MODEL=da_rmc
-SEED=0
-N_CASES=90
-MAX_EPOCHS=25
+source scripts/guidance-reference-settings.sh
 COMMAND="bash scripts/reference-guidance-tables-v-vi.sh"
 
 rm -rf "runs/guidance/unimodal/$TAG"  # a reference run always starts from scratch
 GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
 start=$(date +%s)
-"$PYTHON" -m mmlib.runs guidance/unimodal --folds 0-2 --tag "$TAG" \
-  -p model=$MODEL -p seed=$SEED -p n_folds=3 -p n_cases=$N_CASES -p max_epochs=$MAX_EPOCHS -p precision=bf16 -p device=cpu
+"$PYTHON" -m mmlib.runs guidance/unimodal --folds 0-2 --tag "$TAG" ${THREADS:+--threads $THREADS} \
+  "${GUIDANCE_SETTINGS[@]}" -p max_epochs=$MAX_EPOCHS -p model=$MODEL
 wall=$(( $(date +%s) - start ))
 
 "$PYTHON" -m mmlib.runs.export guidance/unimodal "$TAG" results/guidance/tables-v-vi \

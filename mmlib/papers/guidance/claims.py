@@ -19,6 +19,7 @@ the results chapters. Hand-written: no library states these claims.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -30,9 +31,9 @@ from mmlib.errors import ParameterError
 from mmlib.eval.claims import Verdict
 from mmlib.eval.tables import PaperTable
 from mmlib.papers.guidance import paper
-from mmlib.papers.guidance.results import (MODALITY_ROWS, mean_auc, n_secondary, optional_run, radiomics_rows,
-                                           table_vii_methods, table_vii_runs)
-from mmlib.runs.paired import check_paired_runs, paired_differences
+from mmlib.papers.guidance.results import (MODALITY_ROWS, compare_pooled, mean_auc, n_secondary, optional_run,
+                                           pooled_auc, radiomics_rows, table_vii_methods, table_vii_runs)
+from mmlib.runs.paired import check_paired_runs
 
 #: Table VIII's fusion rows, by the recorded method name.
 FUSIONS = {"pixel": "Pixel fusion", "feature": "Feature fusion", "decision": "Decision fusion"}
@@ -155,24 +156,44 @@ def paper_verdicts(t34: PaperTable, t56: PaperTable, t7: PaperTable, t8: PaperTa
             attention_helps([rmc_da["DA_RMC"] - rmc_da["RMC"]]), guidance_cumulative(_auc(t7), n_secondary, FULL)]
 
 
+def _pooled(result) -> float:
+    return pooled_auc(result).value
+
+
 def phantom_verdicts(results: str | os.PathLike) -> list[Verdict]:
-    """The claims this book's committed phantom runs under ``results`` can answer (each needs its runs)."""
+    """The claims this book's committed phantom runs under ``results`` can answer (each needs its runs).
+
+    Every AUC here is the pooled out-of-fold AUC (all folds' test cases
+    together), and each verdict carries DeLong's test of the difference that
+    decides it, on the same cases: claim 1, the best single modality against the
+    runner-up; claim 2, the best fusion against the best single modality; claim
+    3, DA_RMC against RMC on T1ce; claim 4, all four modalities against T1ce alone.
+    """
     results = Path(results)
     verdicts, uni = [], optional_run(results / "tables-iii-iv")
     viii, vvi = optional_run(results / "table-viii"), optional_run(results / "tables-v-vi")
     if uni is not None:
-        single = {MODALITY_ROWS[m]: mean_auc(uni.methods[m]) for m in ("t1ce", "flair", "t1", "t2")}
-        verdicts.append(unimodal_ranking(single, lambda m: m == "T1ce"))
-        fused = {"Ensemble": mean_auc(uni.methods["ensemble"])}
+        singles = {MODALITY_ROWS[m]: uni.methods[m] for m in ("t1ce", "flair", "t1", "t2")}
+        single = {name: _pooled(r) for name, r in singles.items()}
+        ranked = sorted(single, key=single.get, reverse=True)
+        verdicts.append(replace(unimodal_ranking(single, lambda m: m == "T1ce"),
+                                estimate=compare_pooled(singles[ranked[1]], singles[ranked[0]])))
+        fusions = {"Ensemble": uni.methods["ensemble"]}
         if viii is not None:
-            fused |= {name: mean_auc(viii.methods[m]) for m, name in FUSIONS.items() if m in viii.methods}
-        verdicts.append(fusion_below_best_single(single, fused))
+            fusions |= {name: viii.methods[m] for m, name in FUSIONS.items() if m in viii.methods}
+        fused = {name: _pooled(r) for name, r in fusions.items()}
+        best_fused = max(fused, key=fused.get)
+        verdicts.append(replace(fusion_below_best_single(single, fused),
+                                estimate=compare_pooled(singles[ranked[0]], fusions[best_fused])))
         if vvi is not None:
             check_paired_runs(uni, vvi, differ_in=("model",))  # same folds, cases and settings apart from the model
-            verdicts.append(attention_helps(paired_differences(uni, vvi, metric="auc")["t1ce"]))
-    subsets = {label: mean_auc(result) for label, result in table_vii_methods(table_vii_runs(results / "table-vii")).items()}
-    if len(subsets) == len(paper.TABLE_VII_2018.rows):
-        verdicts.append(guidance_cumulative(subsets, n_secondary, FULL))
+            difference = _pooled(vvi.methods["t1ce"]) - _pooled(uni.methods["t1ce"])
+            verdicts.append(replace(attention_helps([difference]),
+                                    estimate=compare_pooled(uni.methods["t1ce"], vvi.methods["t1ce"])))
+    methods = table_vii_methods(table_vii_runs(results / "table-vii"))
+    if len(methods) == len(paper.TABLE_VII_2018.rows):
+        verdicts.append(replace(guidance_cumulative({label: _pooled(r) for label, r in methods.items()}, n_secondary, FULL),
+                                estimate=compare_pooled(methods["T1ce"], methods[FULL])))
     return verdicts
 
 

@@ -101,12 +101,13 @@ def figure5_maps(unimodal_run: Aggregate, fold: int, case_id: str, modalities: S
     """
     settings = {**chapter_defaults("guidance/unimodal"), **unimodal_run.params}
     cases = glioma_cases(settings["dataset"], settings["data_root"], n_cases=settings["n_cases"],
-                         shape=tuple(settings["phantom_shape"]), seed=settings["seed"])
+                         shape=tuple(settings["phantom_shape"]), seed=settings["seed"],
+                         design=settings.get("phantom_design", "shared-lesion"))
     case = next((c for c in cases if c["case_id"] == case_id), None)
     if case is None:
         raise DataError(case_id, f"not a case of the run {unimodal_run.run_dir}")
     item = GliomaVolumes([case], modalities=tuple(modalities), train=False, spatial_size=settings["spatial_size"],
-                         with_seg=True, seed=settings["seed"])[0]
+                         fit=settings.get("fit", "crop"), with_seg=True, seed=settings["seed"])[0]
     volumes = {m: item[m][None].to(device) for m in modalities}
     rmc_maps, rmc_probs = {}, {}
     for m in modalities:

@@ -222,3 +222,25 @@ def training_curves(run: Aggregate) -> pd.DataFrame:
             for fold, record in sorted(run.records.items())
             for name, fitted in record["extra"].get("fit", {}).items() for epoch in fitted.get("history", [])]
     return pd.DataFrame(rows)
+
+
+def development_runs(root: str | os.PathLike) -> dict[str, Aggregate]:
+    """The committed development-draw runs (``scripts/development-guidance.sh``), one per training setting."""
+    folder = Path(root) / "development"
+    return {run.name: read_run(run) for run in sorted(folder.iterdir()) if (run / "provenance.json").is_file()} \
+        if folder.is_dir() else {}
+
+
+def development_table(runs: dict[str, Aggregate], modality: str = "t1ce", seed: int = 0) -> pd.DataFrame:
+    """Per setting on the development draw: its settings, training-set AUC, held-out AUC and the references."""
+    rows = {}
+    for name, run in runs.items():
+        p = run.params
+        box = p.get("spatial_size")
+        rows[name] = {"lr": p.get("lr"), "augment": p.get("augment"),
+                      "input": f"{'x'.join(map(str, box))} lesion box" if p.get("fit") == "lesion" else "whole grid",
+                      "epoch kept": p.get("epoch_choice"),
+                      "training AUC": round(min(r["extra"]["fit"][modality]["train_auc"] for r in run.records.values()), 3),
+                      "held-out AUC [95% CI]": str(pooled_auc(run.methods[modality], seed)),
+                      **{k: v for k, v in ceiling_row(run, (modality,), seed).items()}}
+    return pd.DataFrame(rows).T.rename_axis("setting")
