@@ -3,9 +3,11 @@
 # development draw of tumour phantoms (seed 1: a different cohort from every
 # reference run, whose test folds are never used to choose anything).
 #
-# Four settings of book/m3/fold.md, fold 0 of 5 of the seed-1 draw (100 phantoms,
-# T1ce, T2, FLAIR, width 0.25, 40 epochs, bf16): Adam at lr 1e-3 or 1e-4, with
-# left-right flips or the heavy flip + affine augmentation. Each runs through the
+# Three settings of book/m3/fold.md, fold 0 of 5 of the seed-1 draw (100 phantoms,
+# T1ce, T2, FLAIR, width 0.25, 40 epochs, bf16): Adam at lr 1e-3 with left-right
+# flips, at lr 1e-4 with flips, and at lr 1e-3 with the heavy flip + affine
+# augmentation. (lr 1e-4 with the heavy augmentation was left out to save CPU
+# time: lr 1e-4 already fitted least of the three with flips alone.) Each runs through the
 # fold runner (one fold, one thread) into runs/m3/fold/dev-<setting>/ and is
 # exported with provenance to results/m3/development/<setting>/. The chapters read
 # them to say which setting the reference runs use and why.
@@ -22,7 +24,7 @@ COMMON=(-p seed=1 -p n_folds=5 -p n_cases=100 -p max_epochs=40 -p width=0.25 -p 
 COMMAND="bash scripts/reference-m3-development.sh"
 
 rm -rf "$CHECKPOINTS"
-for setting in lr1e-3-flip lr1e-4-flip lr1e-3-affine lr1e-4-affine; do
+for setting in lr1e-3-flip lr1e-4-flip lr1e-3-affine; do
   lr=${setting#lr}; lr=${lr%-*}; augment=${setting##*-}
   tag="dev-$setting"
   rm -rf "runs/m3/fold/$tag"  # a reference run always starts from scratch

@@ -5,7 +5,7 @@
 # The fold runner writes runs/masan/masan-model/figure-3/ (git-ignored); the small files (per-repetition
 # metrics.json with test predictions, training curves and fusion weights; params.json) are exported with a
 # provenance.json to results/masan/figure-3/. The settings were chosen on the development draw
-# (scripts/development-masan.sh, phantom_seed 1000).
+# (scripts/reference-masan-development.sh, phantom_seed 1000).
 #
 # Usage, from anywhere:  bash scripts/reference-masan-figure-3.sh
 set -euo pipefail

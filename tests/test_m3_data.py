@@ -8,7 +8,7 @@ import pytest
 
 from mmlib.errors import DataError, ParameterError
 from mmlib.papers.m3 import protocol
-from mmlib.papers.m3.cohorts import TASKS, m3_cases, manifest_cases
+from mmlib.papers.m3.cohorts import TASKS, Cohort, m3_cases, manifest_cases
 from mmlib.papers.m3.volumes import M3Volumes, make_loader
 
 SHAPE = (16, 20, 16)
@@ -150,3 +150,15 @@ def test_a_fold_without_both_classes_is_refused():
     from mmlib.data.glioma_dataset import check_fold_classes  # what every side of a split goes through
     with pytest.raises(ParameterError, match="fold 3: the test set holds 4 case"):
         check_fold_classes([0, 1, 0, 1], [0, 0, 0, 0], 3)
+
+
+def test_mask_volume_aucs_say_which_region_carries_the_class():
+    from mmlib.papers.m3.cohorts import mask_volume_aucs
+
+    easy = mask_volume_aucs(m3_cases("tumour-phantoms", n_cases=60, shape=SHAPE, seed=1, difficulty=0.0))
+    assert list(easy.index) == ["tumour (labels 1, 4)", "edema (label 2)", "whole lesion (1, 2, 4)"]
+    assert easy.loc["tumour (labels 1, 4)", "segmentation target"]  # the target the task uses
+    assert easy.loc["tumour (labels 1, 4)", "AUC of its volume (class 1)"] < 0.2  # metastases: small tumours
+    assert easy.loc["tumour (labels 1, 4)", "separation"] > easy.loc["whole lesion (1, 2, 4)", "separation"]
+    with pytest.raises(ParameterError, match="phantoms only"):
+        mask_volume_aucs(Cohort("manifest", TASKS["tumour"], [], data=[]))

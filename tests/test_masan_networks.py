@@ -184,3 +184,32 @@ def test_batch_norm_recalibration_uses_the_final_weights():
     assert norm.momentum == 0.1 and not model.training
     assert recalibrate_batch_norm(MASAN((2, 2, 2), 4, (2, 4, 4, 4), batch_norm=False), [], device="cpu") == 0
     assert np.isfinite(norm.running_var.numpy()).all()
+
+
+def test_table_1_shapes_at_the_paper_size_are_computed_without_memory():
+    from mmlib.papers.masan.inspection import activation_bytes, fpm_shapes, loop_difference, table_1_shapes
+
+    table = table_1_shapes(PAPER_CHANNELS, (240, 256, 176))
+    assert table.loc["InitConv", "assembled"] == "32x240x256x176" == table.loc["InitConv", "Table 1 (as printed)"]
+    assert table.loc["EncoderDown1", "assembled"] == "64x120x128x88"
+    assert table.loc["EncoderBlock2", "per patch"] == "128x15x16x11"
+    fpm = fpm_shapes(976, (60, 64, 44), PAPER_CHANNELS)  # the paper's "2 x 2 x 2" after three steps
+    assert fpm.loc["EncoderBlock3", "channels"] == "128x2x2x2" and fpm.loc["InitConv", "frames"].endswith("976 frames")
+    small = PatchAutoencoders((2, 2, 2), 1, (2, 4, 4, 4))
+    assert activation_bytes(small, (2, 1, 8, 8, 8)) > 4 * 2 * 8 * 8 * 8  # at least the reconstruction
+    assert loop_difference(PatchAutoencoders((2, 2, 2), 1, (2, 4, 4, 4)), torch.randn(2, 1, 8, 8, 8)) < 1e-5
+
+
+def test_region_patch_ranks_name_the_patch_of_each_structure():
+    from mmlib.data.phantoms.anatomy import tissue_maps
+    from mmlib.papers.masan.inspection import patch_of, region_patch_ranks
+
+    shape, grid = (32, 40, 32), (4, 4, 4)
+    affine = tissue_maps(shape).affine
+    weights = np.zeros(64)
+    hippocampus = patch_of((-26, -22, -14), affine, shape, grid)
+    weights[hippocampus] = 1.0
+    ranks = region_patch_ranks(weights, grid, affine, shape)
+    assert ranks.loc["hippocampus_left", "rank"] == 1 and ranks.loc["hippocampus_left", "patch"] == hippocampus
+    others = ranks[ranks["patch"] != hippocampus]
+    assert len(others) > 0 and (others["rank"] > 1).all() and (others["weight"] == 0).all()

@@ -354,6 +354,18 @@ def method_metrics(y_true: Sequence[int], scores: Mapping[str, Sequence[float]],
     return {m: binary_metrics(y_true, s, where=f"fold {fold}, {m}") for m, s in scores.items()}
 
 
+def ordered(methods) -> list[str]:
+    """Methods in the tables' order: M3's SVM rows, the ablations' SVM rows, the other heads, Direct CNN, ceiling."""
+    variants = list(feats.VARIANTS)
+
+    def key(name: str):
+        variant, head, modality = parse_method(name)
+        return (name == CEILING, name == DIRECT_CNN, head != "svm",
+                variants.index(variant) if variant in variants else len(variants), modality == MULTIMODAL)
+
+    return sorted(methods, key=key)
+
+
 def metrics_frame(per_method: Mapping[str, Mapping[str, float]], methods: Sequence[str] | None = None) -> pd.DataFrame:
     """F1, ACC (the paper's Tables 3-7) and AUC (its Figures 4, 6, 7), one row per method."""
     frame = pd.DataFrame(per_method).T[["f1", "acc", "auc"]]

@@ -47,12 +47,12 @@ def _checked(values: Mapping[str, float], keys, what: str) -> dict[str, float]:
     return out
 
 
-def _significance(estimate: Estimate | None) -> str:
+def _significance(estimate: Estimate | None, of: str = "difference") -> str:
     if estimate is None:
         return ""
     excluded = estimate.low > 0 or estimate.high < 0
-    return f"; {'significant' if excluded else 'not significant'}: 95% CI [{estimate.low:+.3f}, {estimate.high:+.3f}], " \
-           f"p = {estimate.p_value:.3g}"
+    return f"; {of} {'significant' if excluded else 'not significant'}: 95% CI [{estimate.low:+.3f}, " \
+           f"{estimate.high:+.3f}], p = {estimate.p_value:.3g}"
 
 
 def masan_beats_hfcn(masan: Mapping[str, float], hfcn: Mapping[str, float],
@@ -88,7 +88,7 @@ def weights_favour_atrophy(enrichment: Mapping[str, float] | float, estimate: Es
     if not np.isfinite(value) or value < 0:
         raise ParameterError(f"claim 3: enrichment must be a finite non-negative number, got {value}")
     return Verdict(3, bool(value > 1.0), f"weight share in the hippocampus/amygdala neighbourhoods / their volume share "
-                                         f"= {value:.2f}" + _significance(estimate), estimate)
+                                         f"= {value:.2f}" + _significance(estimate, "enrichment - 1"), estimate)
 
 
 def implied_positive_share(acc: float, precision: float, recall: float) -> float:

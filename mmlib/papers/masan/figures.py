@@ -24,14 +24,18 @@ TERMS = {"train_loss": "total loss", "train_cls": "classification (Eq. 7)", "tra
          "train_recon": "reconstruction"}
 
 
+#: Display names of the recorded networks.
+NETWORK_NAMES = {"masan": "MASAN", "masan-add": "MASAN, addition", "hfcn": "H-FCN"}
+
+
 def curves_figure(curves: Mapping[str, Sequence[Mapping]], title: str = "Training curves") -> go.Figure:
     """Per-epoch training losses of every method (``{method: protocol.curves(...) rows}``), one panel per method.
 
-    Pre-training epochs are shaded; each panel shares the epoch axis of its method.
+    Pre-training epochs are shaded; each panel's x axis names its method.
     """
     if not curves:
         raise ParameterError("curves_figure got no methods")
-    fig = make_subplots(rows=1, cols=len(curves), subplot_titles=list(curves), horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=len(curves), horizontal_spacing=0.08)
     palette = qualitative.Plotly
     for col, (method, rows) in enumerate(curves.items(), start=1):
         frame = pd.DataFrame(list(rows))
@@ -47,7 +51,7 @@ def curves_figure(curves: Mapping[str, Sequence[Mapping]], title: str = "Trainin
         if not pre.empty:
             fig.add_vrect(x0=pre["epoch"].min() - 0.5, x1=pre["epoch"].max() + 0.5, fillcolor="grey", opacity=0.12,
                           line_width=0, row=1, col=col)
-        fig.update_xaxes(title_text="epoch", row=1, col=col)
+        fig.update_xaxes(title_text=f"{NETWORK_NAMES.get(method, method)}: epoch", row=1, col=col)
     fig.update_yaxes(type="log", title_text="training loss (log)", row=1, col=1)
     for col in range(2, len(curves) + 1):
         fig.update_yaxes(type="log", row=1, col=col)

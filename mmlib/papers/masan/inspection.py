@@ -95,7 +95,8 @@ def table_1_shapes(channels: Sequence[int], t1_shape: Sequence[int], grid: Seque
     from mmlib.papers.masan.autoencoders import PatchAutoencoders
     from mmlib.papers.masan.paper import TABLE_1
 
-    net = PatchAutoencoders(grid, 1, channels)
+    with torch.device("meta"):  # no weights are initialised: at width 1 they are 350 M numbers
+        net = PatchAutoencoders(grid, 1, channels)
     modules = {"InitConv": net.init_conv}
     for i, (down, block) in enumerate(zip(net.downs, net.blocks), start=1):
         modules[f"EncoderDown{i}"], modules[f"EncoderBlock{i}"] = down, block
@@ -151,3 +152,23 @@ def region_patch_ranks(weights: Sequence[float], grid: Sequence[int], affine: np
         j = patch_of(point, affine, shape, grid)
         rows[name] = {"patch": j, "weight": float(w[j]), "rank": int(rank[j]), "of": int(w.size)}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def fpm_shapes(window: int, fmri_shape: Sequence[int], channels: Sequence[int], grid: Sequence[int] = (4, 4, 4)) -> pd.DataFrame:
+    """The fPM's input and three encoder levels per patch, for both readings of "time added" (on ``meta``)."""
+    from mmlib.papers.masan.autoencoders import FunctionalPatchModule
+
+    n = int(np.prod(grid))
+    patch = [s // g for s, g in zip(fmri_shape, grid)]
+    rows = {}
+    for reading in ("channels", "frames"):
+        with torch.device("meta"):
+            fpm = FunctionalPatchModule(grid, window, channels, reading)
+        modules = {"InitConv": fpm.net.init_conv, **{f"EncoderBlock{i + 1}": b for i, b in enumerate(fpm.net.blocks)}}
+        shapes = output_shapes(fpm, (1, window, *fmri_shape), modules=modules)
+        first = f"{window} channels x {'x'.join(map(str, patch))}" if reading == "channels" else \
+            f"{window} frames of 1 x {'x'.join(map(str, patch))}"
+        rows[reading] = {"input per patch": first, **{name: ("x".join(map(str, (s[1] // n, *s[2:]))) +
+                                                             ("" if reading == "channels" else f", x {window} frames"))
+                                                      for name, s in shapes.items()}}
+    return pd.DataFrame(rows)

@@ -72,10 +72,12 @@ FULL_SCALE_MODEL = FullScale(
            "about 800 epochs; H-FCN on 25^3 patches",
     note="The manifest is a CSV with columns <code>subject, label, t1, fmri</code> (NIfTI paths, absolute or relative "
          "to the CSV; labels NC / MCI / EMCI / LMCI / AD). The paper does not say how long the reconstruction "
-         "pre-training runs; 50 epochs is this book's guess. Time as input channels makes the fPM's first "
-         "convolution take all 976 volumes: <code>benchmarks/masan_speed.py</code> computes the memory of these "
-         "sizes (forward activations of about 80 GiB per subject at width 1.0 in fp32, so a GPU of 80 GB or more, "
-         "or <code>fmri_reading=\"frames\"</code>, or a shorter <code>window</code>).",
+         "pre-training runs; 50 epochs is this book's guess. At these sizes MASAN has 706 M parameters (64 "
+         "sub-networks per modality; time as input channels gives the fPM's first convolution all 976 volumes), "
+         "and one training step of one subject needs about 25 GiB in fp32: 14 GiB of layer outputs and 10.5 GiB "
+         "of weights, gradients and Adam's moments (<code>benchmarks/masan_speed.py</code> computes both), so a "
+         "40 GB GPU at batch 1. The fPM's other reading, <code>fmri_reading=\"frames\"</code>, keeps 16 times "
+         "the layer outputs.",
     folds="0-9", tag="adni3")
 FULL_SCALE_OASIS = FullScale(
     "masan/oasis", {"image_size": 176, "width": 1.0, "max_epochs": 800, "pretrain_epochs": 50, "hfcn_patch_size": 25,

@@ -191,7 +191,7 @@ def test_auc(run: Aggregate, methods: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({m: run.methods[m].per_fold["auc"] for m in methods if m in run.methods})
 
 
-#: The development settings (scripts/development-masan.sh), in the order the chapter discusses them.
+#: The development settings (scripts/reference-masan-development.sh), in the order the chapter discusses them.
 DEVELOPMENT = {"chosen-lr1e-3": "chosen: lr 1e-3, BatchNorm before the MLP, recalibrated",
                "lr1e-4": "lr 1e-4 (MASAN and H-FCN)", "no-classifier-norm": "no BatchNorm before MASAN's MLP",
                "no-recalibration": "BatchNorm statistics of training kept"}

@@ -5,12 +5,12 @@
 # training curves, the training-set fit and the dev draw's own held-out scores. Exports every setting
 # to results/masan/development/<setting>/; book/masan/method.md reads them and states the choice.
 #
-# Usage, from anywhere:  bash scripts/development-masan.sh      (about 30 minutes on one thread)
+# Usage, from anywhere:  bash scripts/reference-masan-development.sh      (about 30 minutes on one thread)
 # One fold kernel at a time with one thread (the machine is shared).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
-COMMAND="bash scripts/development-masan.sh"
+COMMAND="bash scripts/reference-masan-development.sh"
 COMMON=(-p phantom_seed=1000 -p seed=0 -p n_cases=206 -p pretrain_epochs=2 -p max_epochs=6 -p hfcn_epochs=15
         -p device=cpu -p precision=fp32)
 declare -A SETTINGS=(
