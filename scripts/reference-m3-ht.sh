@@ -7,7 +7,7 @@
 # results/m3/ht/.
 #
 # Settings as the tumour run (scripts/reference-m3-tumour.sh): width 0.25, 40
-# epochs, Adam lr 1e-3 with flips and affine transforms, bf16, average + max pooling; plus
+# epochs, Adam lr 1e-3 with left-right flips, bf16, average + max pooling; plus
 # direct_cnn=True. Networks and features in runs/m3/checkpoints/ht/ (git-ignored).
 #
 # Usage, from anywhere:  bash scripts/reference-m3-ht.sh
@@ -25,7 +25,7 @@ GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
 start=$(date +%s)
 "$PYTHON" -m mmlib.runs m3/fold --folds 0-4 --tag "$TAG" --workers 1 --threads 1 \
   -p dataset=stroke-phantoms -p seed=0 -p n_folds=5 -p n_cases=71 -p max_epochs=40 -p width=0.25 \
-  -p lr=0.001 -p augment=affine -p precision=bf16 -p device=cpu -p direct_cnn=true \
+  -p lr=0.001 -p augment=flip -p precision=bf16 -p device=cpu -p direct_cnn=true \
   -p checkpoint_dir="../../$CHECKPOINTS"
 wall=$(( $(date +%s) - start ))
 
