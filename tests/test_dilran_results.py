@@ -98,15 +98,42 @@ def test_ours_table_and_best_rows_follow_the_snapshot(runs):
 
 def test_metric_variants_and_ranges(runs):
     variants = results.metric_variants(runs["paper"])
-    assert sorted(variants.index) == sorted(METRIC_VARIANTS)
-    for metric, (mean, std) in ((k, v) for k, v in EXPECTED["paper"]["sfnn-max"].items() if k != "n_pairs"):
+    assert list(variants.index) == list(METRIC_VARIANTS)
+    committed = {k: v for k, v in EXPECTED["paper"]["sfnn-max"].items() if k != "n_pairs"}
+    for metric, (mean, std) in committed.items():
         assert (round(variants.loc[metric, "mean"], 6), round(variants.loc[metric, "std"], 6)) == (mean, std)
+        assert variants.loc[metric, "recorded"]
+    for metric in METRIC_VARIANTS:
         assert variants.loc[metric, "convention"] == METRIC_VARIANTS[metric]
+    # Variants added after the committed runs (issue 12) are listed, marked as not recorded, with no number.
+    newer = sorted(set(METRIC_VARIANTS) - set(committed))
+    assert newer == ["en_saved_jpeg", "fsim_zhang", "ssim_torchmetrics"]
+    assert not variants.loc[newer, "recorded"].any() and variants.loc[newer, ["mean", "std"]].isna().all().all()
     ranges = results.method_ranges(runs, "paper")
     scored = [EXPECTED[run][m] for run in ("paper", "msrpan-paper", "untrained-paper") for m in EXPECTED[run]]
     for metric in results.AMBIGUOUS_METRICS:
         assert round(ranges.loc["lowest method mean", metric], 6) == min(s[metric][0] for s in scored)
         assert round(ranges.loc["highest method mean", metric], 6) == max(s[metric][0] for s in scored)
+
+
+def test_mi_column_puts_the_readings_beside_the_paper(runs):
+    table = results.mi_column(runs, "paper")
+    assert list(table.index) == list(results.table_2_methods(runs, "paper"))
+    assert list(table.columns) == ["paper: MI (Table 2)"] + list(results.MI_READINGS.values())
+    paper_mi = TABLE_2.frame().xs("mean", axis=1, level=1)["MI"]
+    for row, (run, method) in TABLE_2_SOURCES.items():
+        expected = EXPECTED[run.format("paper")][method]
+        assert table.loc[row, results.MI_READINGS["en_256"]] == pytest.approx(expected["en_256"][0], abs=5e-7)
+        assert table.loc[row, results.MI_READINGS["mi_mean"]] == pytest.approx(expected["mi_mean"][0], abs=5e-7)
+        assert table.loc[row, results.MI_READINGS["mi_qu"]] == pytest.approx(expected["mi_qu"][0], abs=5e-7)
+        if row in paper_mi.index:
+            assert table.loc[row, "paper: MI (Table 2)"] == paper_mi[row]
+        else:
+            assert np.isnan(table.loc[row, "paper: MI (Table 2)"])
+    assert table.loc["Ours", "paper: MI (Table 2)"] == 4.558
+    # The committed runs predate the saved-JPEG entropy: no number is made up for it.
+    assert table[results.MI_READINGS["en_saved_jpeg"]].isna().all()
+    assert results.mi_column({}, "paper") is None
 
 
 def test_provenance_table_and_row_notes(runs):

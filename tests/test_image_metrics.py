@@ -13,14 +13,22 @@ import pytest
 from sklearn.metrics import mutual_info_score
 
 from mmlib.errors import DataError, ParameterError
-from mmlib.papers.dilran.fsim import fsim
+from mmlib.papers.dilran.fsim import AUTHORS_ORIENTATIONS, PC_EPSILON, ZHANG_ORIENTATIONS, fsim, fsim_zhang
 from mmlib.papers.dilran.image_metrics import (
     ALL_METRICS,
+    AUTHORS_JPEG_QUALITY,
+    METRIC_ORDER,
+    OPTIONAL_METRICS,
+    authors_uint8,
+    check_fp32_precision,
     entropy_256,
     entropy_float_unique,
+    entropy_saved_jpeg,
     fusion_metric_suite,
+    jpeg_round_trip,
     psnr,
     ssim,
+    ssim_torchmetrics,
 )
 from mmlib.papers.dilran.mutual_info import (
     feature_mutual_information,
@@ -104,6 +112,50 @@ def test_psnr_ssim_against_numpy_formulas(pair):
     vx, vy, cxy = g(ct * ct) - mx**2, g(mr * mr) - my**2, g(ct * mr) - mx * my
     smap = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
     assert ssim(ct, mr, gaussian=True) == pytest.approx(smap[5:-5, 5:-5].mean(), abs=1e-10)
+
+
+def _torchmetrics_ssim_transcription(x: np.ndarray, y: np.ndarray, crop: int = 0) -> float:
+    """torchmetrics' ``_ssim_update`` procedure, step by step in torch (float64): 11-tap Gaussian kernel from
+    ``exp(-(d / sigma)^2 / 2)``, ``F.pad(..., mode="reflect")`` by 5, a valid ``conv2d``, variances clamped at 0,
+    the map averaged after cropping ``crop`` pixels (0: torchmetrics >= 1.4.2; 5: earlier releases)."""
+    import torch
+    import torch.nn.functional as F
+
+    d = torch.arange(11, dtype=torch.float64) - 5
+    g = torch.exp(-((d / 1.5) ** 2) / 2)
+    g = g / g.sum()
+    kernel = torch.outer(g, g)[None, None]
+    p, t = (F.pad(torch.from_numpy(np.asarray(a, np.float64))[None, None], (5, 5, 5, 5), mode="reflect") for a in (x, y))
+    mp, mt, pp, tt, pt = (F.conv2d(z, kernel) for z in (p, t, p * p, t * t, p * t))
+    vp, vt, cov = (pp - mp**2).clamp(min=0), (tt - mt**2).clamp(min=0), pt - mp * mt
+    c1, c2 = 0.01**2, 0.03**2
+    smap = ((2 * mp * mt + c1) * (2 * cov + c2)) / ((mp**2 + mt**2 + c1) * (vp + vt + c2))
+    smap = smap[..., crop : smap.shape[-2] - crop, crop : smap.shape[-1] - crop]
+    return float(smap.mean())
+
+
+def test_ssim_torchmetrics_against_a_transcription_of_torchmetrics(pair):
+    ct, mr = pair
+    fused = 0.5 * (ct + mr)
+    for x, y in ((fused, ct), (fused, mr), (ct, mr)):
+        # torchmetrics >= 1.4.2 averages the whole reflect-padded map ...
+        assert ssim_torchmetrics(x, y) == pytest.approx(_torchmetrics_ssim_transcription(x, y), abs=1e-12)
+        # ... earlier releases cropped the 5-pixel border first, which is scikit-image's (and ``ssim_gaussian``'s) number.
+        assert ssim(x, y, gaussian=True) == pytest.approx(_torchmetrics_ssim_transcription(x, y, crop=5), abs=1e-9)
+        assert abs(ssim_torchmetrics(x, y) - ssim(x, y, gaussian=True)) > 1e-4
+
+
+def test_ssim_torchmetrics_against_torchmetrics(pair):
+    torch = pytest.importorskip("torch")
+    tm = pytest.importorskip("torchmetrics.functional.image", reason="torchmetrics is not a dependency of mmlib")
+    ct, mr = pair
+    got = tm.structural_similarity_index_measure(torch.from_numpy(ct)[None, None], torch.from_numpy(mr)[None, None],
+                                                  data_range=1.0).item()
+    from importlib.metadata import version
+
+    release = tuple(int(v) for v in version("torchmetrics").split("+")[0].split(".")[:3])
+    want = ssim_torchmetrics(ct, mr) if release >= (1, 4, 2) else ssim(ct, mr, gaussian=True)
+    assert got == pytest.approx(want, abs=1e-6)
 
 
 def test_mi_against_sklearn(pair):
@@ -206,7 +258,7 @@ def _piq_fsim():
 
 @pytest.mark.parametrize("orientations", [4, 6])
 def test_fsim_against_piq(pair, orientations):
-    """Agreement within 5e-5 (measured <= 1.1e-5 on AANLIB pairs): piq uses machine epsilon
+    """Agreement within 5e-5 (measured <= 2.2e-5 on AANLIB pairs): piq uses machine epsilon
     where FeatureSIM.m uses 1e-4 in the phase-congruency normalisation."""
     piq_fsim, torch = _piq_fsim()
     ct, mr = pair
@@ -222,9 +274,159 @@ def test_fsim_against_piq(pair, orientations):
         assert fsim(x, y, orientations=orientations) == pytest.approx(ref, abs=5e-5)
 
 
+def test_fsim_zhang_is_piqs_default_fsim(pair):
+    """Zhang's FSIM (4 orientations, [0, 255]) is piq's fsim with its default orientations; the
+    suite's ``fsim`` (the authors' 6 orientations) is a different number."""
+    piq_fsim, torch = _piq_fsim()
+    assert (ZHANG_ORIENTATIONS, AUTHORS_ORIENTATIONS) == (4, 6)
+    ct, mr = pair
+    fused = 0.5 * (ct + mr)
+    for x, y in ((fused, ct), (ct, mr)):
+        ref = piq_fsim(torch.from_numpy(x)[None, None], torch.from_numpy(y)[None, None], data_range=1.0,
+                       chromatic=False).item()
+        assert fsim_zhang(x, y) == pytest.approx(ref, abs=5e-5)
+        assert fsim(x, y) == fsim(x, y, orientations=6)
+        assert abs(fsim(x, y) - fsim_zhang(x, y)) > 1e-3
+
+
+@pytest.mark.parametrize("orientations", [4, 6])
+def test_fsim_unit_against_piq_on_unscaled_input(pair, orientations):
+    """``fsim_unit`` (FSIM on [0, 1] input) against piq given the same unscaled input (data_range=255, so it
+    does not rescale). The gap is the epsilon: FeatureSIM.m's 1e-4 (measured <= 3.4e-4 on AANLIB pairs),
+    which shrinks to piq's own once ``epsilon`` is piq's machine epsilon."""
+    piq_fsim, torch = _piq_fsim()
+    ct, mr = pair
+    fused = 0.5 * (ct + mr)
+    assert PC_EPSILON == 1e-4
+    gaps = []
+    for x, y in ((fused, ct), (fused, mr), (ct, mr)):
+        ref = piq_fsim(torch.from_numpy(x)[None, None], torch.from_numpy(y)[None, None], data_range=255.0,
+                       chromatic=False, orientations=orientations).item()
+        ours = fsim(x, y, intensity_scale=1.0, orientations=orientations)
+        with_piq_eps = fsim(x, y, intensity_scale=1.0, orientations=orientations, epsilon=np.finfo(np.float64).eps)
+        assert ours == pytest.approx(ref, abs=1e-3)
+        assert with_piq_eps == pytest.approx(ref, abs=2e-5)
+        gaps.append((abs(ours - ref), abs(with_piq_eps - ref)))
+    assert sum(g[1] for g in gaps) < sum(g[0] for g in gaps)
+    # piq with data_range=1 rescales to [0, 255]: that is Zhang's scale, far from the [0, 1] variant.
+    ref_255 = piq_fsim(torch.from_numpy(ct)[None, None], torch.from_numpy(mr)[None, None], data_range=1.0,
+                       chromatic=False, orientations=orientations).item()
+    assert fsim(ct, mr, intensity_scale=1.0, orientations=orientations) - ref_255 > 0.05
+
+
 def test_fsim_unit_scale_inflates_gradient_term(pair):
     ct, mr = pair
     assert fsim(ct, mr, intensity_scale=1.0) > fsim(ct, mr)
+
+
+# ---------------------------------------------------------------- precision of the float-unique entropy
+
+
+@pytest.fixture(scope="module")
+def fp32_fused(pair):
+    """A float32 'network output': many distinct values, none of them exact bf16 numbers."""
+    ct, mr = pair
+    return (0.37 * ct + 0.63 * mr).astype(np.float32)
+
+
+def test_float_unique_entropy_refuses_low_precision_dtypes(fp32_fused):
+    torch = pytest.importorskip("torch")
+    for image in (torch.from_numpy(fp32_fused).to(torch.bfloat16), torch.from_numpy(fp32_fused).half(),
+                  fp32_fused.astype(np.float16)):
+        with pytest.raises(ParameterError, match="too coarse"):
+            entropy_float_unique(image)
+
+
+def test_float_unique_entropy_refuses_bf16_values_cast_up_to_fp32(pair, fp32_fused):
+    """The bf16 path's output converted to fp32 keeps bf16's few values, so converting cannot rescue it."""
+    torch = pytest.importorskip("torch")
+    ct, mr = pair
+    cast_up = torch.from_numpy(fp32_fused).to(torch.bfloat16).float().numpy()
+    assert len(np.unique(cast_up)) > 16
+    with pytest.raises(ParameterError, match="bfloat16"):
+        entropy_float_unique(cast_up)
+    with pytest.raises(ParameterError, match="float16"):
+        entropy_float_unique(fp32_fused.astype(np.float16).astype(np.float32))
+    with pytest.raises(ParameterError, match="bfloat16"):
+        fusion_metric_suite(cast_up, ct, mr, variants=["en_float_unique"])
+    # The other metrics do not depend on it and still score that image.
+    assert fusion_metric_suite(cast_up, ct, mr, variants=["psnr"])["psnr"] > 0
+    # fp32 (and float64) results pass, scored over their own distinct values; the bf16 copy has far fewer.
+    np.testing.assert_array_equal(check_fp32_precision(fp32_fused), fp32_fused)
+    _, counts = np.unique(fp32_fused, return_counts=True)
+    p = counts / counts.sum()
+    assert entropy_float_unique(fp32_fused) == pytest.approx(float(-(p * np.log2(p)).sum()), abs=1e-12)
+    assert entropy_float_unique(fp32_fused.astype(np.float64)) == entropy_float_unique(fp32_fused)
+    assert len(np.unique(cast_up)) < len(counts) / 2
+
+
+def test_fp32_precision_check_keeps_8bit_and_few_valued_images():
+    """8-bit images read as floats, and images of at most 16 values (even bf16 numbers), are not refused."""
+    levels = np.repeat(np.arange(256) / 255.0, 4).reshape(32, 32).astype(np.float32)
+    assert entropy_float_unique(levels) == pytest.approx(8.0)
+    sixteen = np.repeat(np.arange(16) / 16.0, 2)[None]
+    assert entropy_float_unique(sixteen) == pytest.approx(4.0)
+    with pytest.raises(ParameterError, match="bfloat16"):
+        entropy_float_unique(np.repeat(np.arange(17) / 16.0, 2)[None])
+
+
+# ---------------------------------------------------------------- the authors' MI column
+
+
+def test_authors_uint8_is_numpys_cast_without_clipping():
+    import platform
+
+    values = np.array([[0.0, 0.999, 1.0, 1.2, -0.1, 2.5, -1.5, 0.5]], dtype=np.float32)
+    np.testing.assert_array_equal(authors_uint8(values), [[0, 254, 255, 50, 231, 125, 130, 127]])
+    if platform.machine().lower() in ("x86_64", "amd64"):
+        with np.errstate(invalid="ignore"):
+            numpy_cast = (values * 255).astype(np.uint8)  # the authors' expression, as it runs on x86-64
+        np.testing.assert_array_equal(authors_uint8(values), numpy_cast)
+    # 8-bit levels read as float32 come back as themselves (truncation, not rounding, elsewhere).
+    x32 = (np.arange(256) / 255.0).astype(np.float32)
+    np.testing.assert_array_equal(authors_uint8(x32), np.arange(256))
+    np.testing.assert_array_equal(authors_uint8(x32 - np.float32(1e-3)), np.r_[0, np.arange(255)])  # -0.255 truncates to 0
+    with pytest.raises(DataError, match="NaN"):
+        authors_uint8(np.array([[np.nan]]))
+
+
+def test_jpeg_round_trip_and_saved_entropy(pair):
+    from PIL import Image
+
+    assert AUTHORS_JPEG_QUALITY == 75
+    flat = np.full((16, 16), 77, dtype=np.uint8)
+    np.testing.assert_array_equal(jpeg_round_trip(flat), flat)
+    ct, mr = pair
+    fused = 0.5 * (ct + mr)
+    # Independently: Pillow's default quality (75) on the truncated image, a 256-bin histogram in bits.
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray((fused * 255).astype(np.uint8)).save(buffer, format="JPEG")
+    decoded = np.asarray(Image.open(io.BytesIO(buffer.getvalue())))
+    p = np.bincount(decoded.ravel(), minlength=256) / decoded.size
+    p = p[p > 0]
+    assert entropy_saved_jpeg(fused) == pytest.approx(float(-(p * np.log2(p)).sum()), abs=1e-12)
+    # JPEG ringing at a sharp edge (inside an 8 x 8 block) adds grey levels: a two-level image gains entropy.
+    half = np.zeros((32, 32))
+    half[:, 13:] = 1.0
+    assert entropy_256(half) == pytest.approx(-(13 / 32) * math.log2(13 / 32) - (19 / 32) * math.log2(19 / 32))
+    assert entropy_saved_jpeg(half) > entropy_256(half) + 0.5
+    assert entropy_saved_jpeg(half, quality=100) < entropy_saved_jpeg(half)
+    for bad in (0, 101, 75.0, True):
+        with pytest.raises(ParameterError, match="quality"):
+            jpeg_round_trip(flat, bad)
+    with pytest.raises(DataError, match="uint8"):
+        jpeg_round_trip(flat.astype(np.float32))
+
+
+def test_saved_entropy_scores_wrapped_values(pair):
+    """Values outside [0, 1] are wrapped, not clipped: the suite's checked metrics refuse them, this one does not."""
+    ct, _ = pair
+    stretched = 1.4 * ct - 0.2
+    assert stretched.min() < 0 and stretched.max() > 1
+    clipped = np.clip(stretched, 0, 1)
+    assert entropy_saved_jpeg(stretched) != pytest.approx(entropy_saved_jpeg(clipped), abs=1e-3)
 
 
 # ---------------------------------------------------------------- suite and input checks
@@ -239,6 +441,13 @@ def test_suite_keys_and_consistency(pair):
     assert scores["psnr"] == pytest.approx(0.5 * (psnr(fused, ct) + psnr(fused, mr)))
     assert scores["fsim"] == pytest.approx(0.5 * (fsim(fused, ct) + fsim(fused, mr)))
     assert 0 <= scores["en_256"] <= 8
+    # The optional variants come only when asked for, in report order, and leave the others unchanged.
+    assert not set(OPTIONAL_METRICS) & set(scores) and set(METRIC_ORDER) == set(ALL_METRICS) | set(OPTIONAL_METRICS)
+    every = fusion_metric_suite(fused, ct, mr, variants=OPTIONAL_METRICS + ALL_METRICS)
+    assert tuple(every) == METRIC_ORDER and {k: every[k] for k in ALL_METRICS} == scores
+    assert every["en_saved_jpeg"] == entropy_saved_jpeg(fused) and 0 <= every["en_saved_jpeg"] <= 8
+    assert every["fsim_zhang"] == pytest.approx(0.5 * (fsim_zhang(fused, ct) + fsim_zhang(fused, mr)))
+    assert every["ssim_torchmetrics"] == pytest.approx(0.5 * (ssim_torchmetrics(fused, ct) + ssim_torchmetrics(fused, mr)))
     only = fusion_metric_suite(fused, ct, mr, variants=["mi_mean", "en_256"])
     assert only == {"mi_mean": scores["mi_mean"], "en_256": scores["en_256"]}
 

@@ -28,12 +28,16 @@ N_PAIRS, N_TEST_PAIRS = 184, 20
 PAPER_SEED = 3407
 
 #: The paper's Table 1-2 columns, read with the authors' conventions (NOTES.md, "Metrics in their code"):
-#: torchmetrics' 11x11 Gaussian SSIM, the mean of the two MIs, Haghighat's FMI with its default
-#: feature 'edge', FSIM on [0, 1] input, entropy of the float image's distinct values.
+#: torchmetrics' 11x11 Gaussian SSIM (border cropped, as before torchmetrics 1.4.2), the mean of the two
+#: MIs of their Python code, Haghighat's FMI with its default feature 'edge', FSIM on [0, 1] input with
+#: 6 orientations, entropy of the float image's distinct values. The paper's printed MI column came from
+#: their MATLAB script instead, which computes the 256-bin entropy of the saved fused image
+#: (``en_saved_jpeg``); the committed runs predate that metric, so "MI" here stays the true MI.
 AUTHORS_COLUMNS = {"PSNR": "psnr", "SSIM": "ssim_gaussian", "MI": "mi_mean", "FMI-pixel": "fmi_edge",
                    "FSIM": "fsim_unit", "EN": "en_float_unique"}
 #: The same columns read with the metrics' textbook definitions (scikit-image SSIM, Qu's MI,
-#: FMI on pixels, FSIM on the [0, 255] scale of Zhang et al., 8-bit entropy).
+#: FMI on pixels, FSIM on the [0, 255] scale with the authors' 6 orientations, 8-bit entropy).
+#: Zhang's own 4-orientation FSIM is ``fsim_zhang``; the committed runs predate it.
 STANDARD_COLUMNS = {"PSNR": "psnr", "SSIM": "ssim", "MI": "mi_qu", "FMI-pixel": "fmi_none",
                     "FSIM": "fsim", "EN": "en_256"}
 CONVENTIONS = {"authors": AUTHORS_COLUMNS, "standard": STANDARD_COLUMNS}
@@ -43,12 +47,17 @@ COLUMNS = list(AUTHORS_COLUMNS)
 #: What each variant of the metric suite computes (NOTES.md, "Metrics in their code").
 METRIC_VARIANTS = {
     "psnr": "data_range 1 (both)", "ssim": "7x7 uniform window (scikit-image)",
-    "ssim_gaussian": "11x11 Gaussian (torchmetrics; the authors')",
-    "mi_mean": "(MI(F,CT) + MI(F,MR)) / 2, nats (the authors')", "mi_qu": "MI(F,CT) + MI(F,MR) (Qu et al.)",
+    "ssim_gaussian": "11x11 Gaussian, border cropped (scikit-image; torchmetrics < 1.4.2, the authors')",
+    "ssim_torchmetrics": "11x11 Gaussian, whole reflect-padded map (torchmetrics >= 1.4.2)",
+    "mi_mean": "(MI(F,CT) + MI(F,MR)) / 2, nats (the authors' Python code)",
+    "mi_qu": "MI(F,CT) + MI(F,MR) (Qu et al.)",
     "fmi_none": "FMI on pixels", "fmi_edge": "FMI on Sobel edges (fmi.m default, the authors')",
-    "fsim": "FSIM on the [0, 255] scale (Zhang et al.)", "fsim_unit": "FSIM on [0, 1] input (the authors')",
+    "fsim": "FSIM, [0, 255] scale, 6 orientations (the authors' bank, Zhang's constants)",
+    "fsim_zhang": "FSIM, [0, 255] scale, 4 orientations (Zhang et al.; piq)",
+    "fsim_unit": "FSIM on [0, 1] input, 6 orientations (the authors')",
     "en_256": "8-bit histogram entropy (at most 8 bits)",
-    "en_float_unique": "entropy of the float image's distinct values (the authors')",
+    "en_saved_jpeg": "8-bit entropy of the saved JPEG: the paper's MI column (the authors' MATLAB script)",
+    "en_float_unique": "entropy of the float image's distinct values, fp32 (the authors')",
 }
 
 #: Table 1: "Comparison between different fusion strategies" (one trained DILRAN, Sec. 3.1).

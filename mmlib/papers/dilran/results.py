@@ -34,6 +34,14 @@ from mmlib.train.checkpoint import load_checkpoint
 RESULTS_DIR = REPO_ROOT / "results" / "dilran"
 #: The metrics the paper's MI, FSIM and EN columns could be (:func:`method_ranges`).
 AMBIGUOUS_METRICS = ["mi_mean", "mi_qu", "fsim", "fsim_unit", "en_256", "en_float_unique"]
+#: The readings of the paper's MI column (:func:`mi_column`): the authors' script computes the first
+#: (``results/dilran/mi-check/``); the second is its in-memory cousin; the last two are true MIs.
+MI_READINGS = {
+    "en_saved_jpeg": "8-bit entropy of the saved JPEG (bits): the paper's MI",
+    "en_256": "8-bit entropy, clipped in memory (bits)",
+    "mi_mean": "true MI, mean of (F,CT) and (F,MR) (nats)",
+    "mi_qu": "true MI, Qu: sum of the two (nats)",
+}
 
 
 def read_runs(results_dir: str | os.PathLike | None = None) -> dict[str, Aggregate]:
@@ -204,10 +212,11 @@ def provenance_table(runs: Mapping[str, Aggregate]) -> pd.DataFrame:
 
 
 def metric_variants(run: Aggregate) -> pd.DataFrame:
-    """Every metric variant of the suite for a trained run's own rule: mean and std over the test
-    pairs beside the convention it follows (:data:`mmlib.papers.dilran.paper.METRIC_VARIANTS`)."""
-    summary = own_method(run).case_summary()[["mean", "std"]]
-    return summary.assign(convention=pd.Series(METRIC_VARIANTS))
+    """Every metric variant of the suite (:data:`mmlib.papers.dilran.paper.METRIC_VARIANTS`, in that
+    order) for a trained run's own rule: mean and std over the test pairs beside the convention it
+    follows; NaN, with ``recorded`` False, for a variant the run predates."""
+    summary = own_method(run).case_summary()[["mean", "std"]].reindex(list(METRIC_VARIANTS))
+    return summary.assign(recorded=summary["mean"].notna(), convention=pd.Series(METRIC_VARIANTS))
 
 
 def method_ranges(runs: Mapping[str, Aggregate], split: str = "paper", metrics=AMBIGUOUS_METRICS) -> pd.DataFrame | None:
@@ -220,6 +229,23 @@ def method_ranges(runs: Mapping[str, Aggregate], split: str = "paper", metrics=A
         return None
     return (pd.DataFrame(method_means)[list(metrics)].agg(["min", "max"])
             .rename(index={"min": "lowest method mean", "max": "highest method mean"}))
+
+
+def mi_column(runs: Mapping[str, Aggregate], split: str = "paper") -> pd.DataFrame | None:
+    """The paper's Table 2 MI column beside this book's readings of it (:data:`MI_READINGS`), one row per
+    Table 2 row of ``split`` (:func:`table_2_methods`): the mean over the test pairs; NaN where the paper
+    has no such row or a run predates a metric (the committed runs predate ``en_saved_jpeg``). None
+    without runs of ``split``."""
+    methods = table_2_methods(runs, split)
+    if not methods:
+        return None
+    paper_mi = TABLE_2.frame().xs("mean", axis=1, level=1)["MI"]
+    rows = {}
+    for row, method in methods.items():
+        means = method.case_summary()["mean"]
+        rows[row] = {"paper: MI (Table 2)": paper_mi.get(row, float("nan")),
+                     **{label: means.get(metric, float("nan")) for metric, label in MI_READINGS.items()}}
+    return pd.DataFrame(rows).T.astype(float)
 
 
 def load_model(run: Aggregate, model: torch.nn.Module) -> torch.nn.Module:

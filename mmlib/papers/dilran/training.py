@@ -111,6 +111,9 @@ def fuse_pair(model, ct, mr, rule: str | FusionRule | None = None, precision: st
     of one shape. ``precision``: ``"fp32"``; ``"bf16"``, the whole network in bfloat16
     (:func:`bf16_inference_copy`; about 1 % relative difference from fp32 in the fused
     image); or ``"amp"`` (CUDA float16 autocast). The fusion rule's SVDs always run in float32.
+    A ``"bf16"`` result holds bfloat16 values even though it is returned as float32, so the
+    float-unique entropy refuses it (:func:`mmlib.papers.dilran.image_metrics.check_fp32_precision`);
+    score models in ``"fp32"``.
     Returns the fused ``(B, 1, H, W)`` float32 image on the CPU, clipped to [0, 1] when ``clamp``.
     """
     ct_t, mr_t = _as_batch(ct, "CT image"), _as_batch(mr, "MR image")
