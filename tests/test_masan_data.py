@@ -36,7 +36,8 @@ def test_a_manifest_cohort_reads_like_the_phantoms(exported):
     folder, cohort, _ = exported
     paired = manifest_cohort(folder / "manifest.csv", window=16, grid=(4, 4, 4))
     assert paired.t1.shape == (4, 1, 16, 20, 16) and paired.fmri.shape == (4, 16, 8, 12, 8)
-    assert paired.classes == [cohort.class_names[k] for k in cohort.labels] and len(paired.files) == 8
+    assert paired.classes == [cohort.class_names[k] for k in cohort.labels]
+    assert len(paired.files) == 1 + 8  # the manifest (it holds the labels) and every NIfTI
     assert np.allclose(paired.t1[1, 0], prepare_t1(cohort.images["t1"][1], "x"))
     resized = manifest_cohort(folder / "manifest.csv", window=16, t1_shape=(24, 24, 24), fmri_shape=(10, 10, 10))
     assert resized.t1.shape == (4, 1, 24, 24, 24) and resized.fmri.shape == (4, 16, 12, 12, 12)  # 10 padded to 12
@@ -165,6 +166,6 @@ def test_the_fold_chapter_runs_on_a_nifti_manifest_by_parameters_only(exported, 
     run = read_run(tmp_path / "runs" / "masan" / "masan-model" / "manifest")
     record = run.records[0]
     assert set(run.methods) == {"masan", "hfcn"}  # no ceiling: real data has no generating parameters
-    assert len(record["data"]["sha256"]) == 2 * len(table)  # every NIfTI read, by checksum
+    assert len(record["data"]["sha256"]) == 1 + 2 * len(table)  # the manifest (labels) and every NIfTI, by checksum
     assert record["extra"]["n_train"] + record["extra"]["n_test"] == len(table)
     assert "share_ad" not in record["extra"]["fusion_weights"]  # no known atrophy on a user's cohort

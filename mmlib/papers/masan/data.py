@@ -244,7 +244,7 @@ def manifest_cohort(path: str | os.PathLike, *, window: int, grid: Sequence[int]
             raise DataError(path, f"{name} shapes differ between subjects {shapes}; set t1_shape / fmri_shape")
     t1_array, padding = _pad_stack(np.stack(t1)[:, None], grid)
     fmri_array, _ = _pad_stack(np.stack(fmri), grid)
-    files = [p for m in ("t1", "fmri") for p in table[m]]
+    files = [Path(path), *(p for m in ("t1", "fmri") for p in table[m])]  # the manifest holds the labels
     return PairedCohort(t1_array, fmri_array, table["class_name"].tolist(), table["subject"].tolist(),
                         table[["subject", "class_name"]].rename(columns={"subject": "case_id"}), affines["t1"],
                         affines["fmri"], {"manifest": Path(path).name, "subjects": len(table)}, padding, files)
