@@ -12,26 +12,31 @@
 # exported with provenance to results/m3/development/<setting>/. The chapters read
 # them to say which setting the reference runs use and why.
 #
-# Usage, from anywhere:  bash scripts/reference-m3-development.sh
+# Usage, from anywhere:  bash scripts/reference-m3-development.sh [SETTING ...]
+# A SETTING is lr<rate>-<augment>[-e<epochs>], e.g. lr1e-3-flip-e120 (40 epochs when no -e);
+# without arguments the three settings above run.
 # Wall time per setting: see results/m3/development/<setting>/provenance.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 export OMP_NUM_THREADS=1
 CHECKPOINTS=runs/m3/checkpoints/development  # the networks, git-ignored; relative to book/m3 below
-COMMON=(-p seed=1 -p n_folds=5 -p n_cases=100 -p max_epochs=40 -p width=0.25 -p precision=bf16 -p device=cpu
+COMMON=(-p seed=1 -p n_folds=5 -p n_cases=100 -p width=0.25 -p precision=bf16 -p device=cpu
         -p checkpoint_dir="../../$CHECKPOINTS")
-COMMAND="bash scripts/reference-m3-development.sh"
+COMMAND="bash scripts/reference-m3-development.sh${*:+ $*}"
+SETTINGS=("$@")
+[ ${#SETTINGS[@]} -gt 0 ] || SETTINGS=(lr1e-3-flip lr1e-4-flip lr1e-3-affine)
 
 rm -rf "$CHECKPOINTS"
-for setting in lr1e-3-flip lr1e-4-flip lr1e-3-affine; do
-  lr=${setting#lr}; lr=${lr%-*}; augment=${setting##*-}
+for setting in "${SETTINGS[@]}"; do
+  [[ $setting =~ ^lr([0-9.e-]+)-([a-z]+)(-e([0-9]+))?$ ]] || { echo "bad setting $setting" >&2; exit 2; }
+  lr=${BASH_REMATCH[1]}; augment=${BASH_REMATCH[2]}; epochs=${BASH_REMATCH[4]:-40}
   tag="dev-$setting"
   rm -rf "runs/m3/fold/$tag"  # a reference run always starts from scratch
   GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
   start=$(date +%s)
   "$PYTHON" -m mmlib.runs m3/fold --folds 0 --tag "$tag" --workers 1 --threads 1 \
-    "${COMMON[@]}" -p lr="$lr" -p augment="$augment"
+    "${COMMON[@]}" -p lr="$lr" -p augment="$augment" -p max_epochs="$epochs"
   wall=$(( $(date +%s) - start ))
   "$PYTHON" -m mmlib.runs.export m3/fold "$tag" "results/m3/development/$setting" \
     --command "$COMMAND" --wall-time "$wall" --git-at-start "$GIT_AT_START"
