@@ -15,6 +15,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$(pwd)"
 PYTHON="${PYTHON:-.venv/bin/python}"
+case "$PYTHON" in  # papermill below runs from book/guidance: the interpreter needs an absolute path
+  /*) PYTHON_ABS="$PYTHON" ;;
+  */*) PYTHON_ABS="$ROOT/$PYTHON" ;;
+  *) PYTHON_ABS="$(command -v "$PYTHON")" ;;
+esac
 source scripts/guidance-reference-settings.sh
 CKPT="$ROOT/runs/checkpoints/figure-5"
 DEST=results/guidance/figure-5
@@ -39,7 +44,7 @@ echo "Figure 5 case is in fold $FOLD"
   -p checkpoint_dir="$CKPT/guidance"
 
 "$PYTHON" -m jupytext --to ipynb --output "$CKPT/figure-5.ipynb" book/guidance/figure-5.md
-(cd book/guidance && "$ROOT/$PYTHON" -m papermill "$CKPT/figure-5.ipynb" "$CKPT/figure-5-out.ipynb" -k python3 \
+(cd book/guidance && "$PYTHON_ABS" -m papermill "$CKPT/figure-5.ipynb" "$CKPT/figure-5-out.ipynb" -k python3 \
   -p fold "$FOLD" -p unimodal_checkpoints "$CKPT/unimodal" -p guidance_checkpoints "$CKPT/guidance")
 wall=$(( $(date +%s) - start ))
 
