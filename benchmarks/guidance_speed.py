@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -49,6 +48,7 @@ from mmlib.papers.guidance.model import GuidanceModel
 from mmlib.papers.guidance.rmc import DARMC, RMC
 from mmlib.papers.guidance.training import guidance_losses, make_optimizer, prepare_stage2
 from mmlib.train.classification import weighted_cross_entropy
+from machine_rates import GIB, matmul_rate, max_rss_gib
 
 REFERENCE_SIZE, REFERENCE_BATCH = (32, 40, 32), 4  # the glioma reference runs: phantom grid (D, H, W), batch 4
 MID_SIZE = (64, 96, 96)
@@ -57,7 +57,6 @@ QUICK_SIZE = (16, 64, 64)
 #: BraTS2018 class counts (LGG, HGG), paper Table II: the weights of Eq. 2.
 COUNTS = (75, 210)
 MODELS = {"RMC": RMC, "DA_RMC": DARMC, "guidance": GuidanceModel}
-GIB = 2**30
 
 
 def build(model_name: str, width: float, size, batch: int = 1, device="cpu"):
@@ -107,20 +106,6 @@ def count_flops(model_name: str, width: float, size, train: bool, batch: int = 1
     return float(counter.get_total_flops())
 
 
-def matmul_rate(dtype: torch.dtype, n: int = 2048, seconds: float = 1.5) -> float:
-    """Dense ``torch.mm`` GFLOP/s of an n x n product in ``dtype`` (2 n^3 FLOPs each)."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        done += 1
-    return 2 * n**3 * done / (time.perf_counter() - start) / 1e9
-
-
-def max_rss_gib() -> float:
-    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
 
 
 def worker(cfg: dict) -> dict:

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -46,10 +45,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from mmlib.papers.m3.features import pooled_features
 from mmlib.papers.m3.medicalnet import PAPER_SPATIAL_SIZE, MedicalNetSegmentation
 from mmlib.papers.m3.training import logits_at, seg_loss
+from machine_rates import matmul_rate, max_rss_gib
 
 REFERENCE_SIZE, REFERENCE_BATCH, REFERENCE_WIDTH = (40, 48, 40), 4, 0.25  # the reference runs' (D, H, W), batch, width
 QUICK_SIZE = (32, 40, 32)
-GIB = 2**30
 
 
 def build(width: float, size, batch: int, device="cpu"):
@@ -93,19 +92,6 @@ def count_flops(width: float, size, batch: int, mode: str) -> float:
     return float(counter.get_total_flops())
 
 
-def matmul_rate(dtype: torch.dtype, n: int = 2048, seconds: float = 1.5) -> float:
-    """Dense ``torch.mm`` GFLOP/s of an n x n product in ``dtype`` (2 n^3 FLOPs each), one thread."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        done += 1
-    return 2 * n**3 * done / (time.perf_counter() - start) / 1e9
-
-
-def max_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
 
 
 def worker(cfg: dict) -> dict:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -55,8 +54,8 @@ from mmlib.papers.masan.paper import PAPER_FMRI_SHAPE, PAPER_T1_SHAPE, PAPER_TIM
 from mmlib.papers.masan.patches import to_patches
 from mmlib.papers.masan.training import masan_losses
 from mmlib.train.classification import class_weights
+from machine_rates import GIB, matmul_rate, max_rss_gib
 
-GIB = 2**30
 CPU = {"t1": (32, 40, 32), "fmri": (16, 20, 16), "window": 48, "width": 0.125, "hfcn_patch": 8, "hfcn_width": 0.25,
        "batch": 8}
 PAPER = {"t1": PAPER_T1_SHAPE, "fmri": PAPER_FMRI_SHAPE, "window": PAPER_TIMEPOINTS, "width": 1.0, "hfcn_patch": 25,
@@ -128,20 +127,6 @@ def training_memory_gib(model: str, size: dict) -> float:
     return (activation_bytes(net, *inputs) + 4 * 4 * params) / GIB
 
 
-def matmul_rate(dtype: torch.dtype, n: int = 2048, seconds: float = 1.5) -> float:
-    """Dense ``torch.mm`` GFLOP/s of an n x n product in ``dtype`` (2 n^3 FLOPs each)."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        done += 1
-    return 2 * n**3 * done / (time.perf_counter() - start) / 1e9
-
-
-def max_rss_gib() -> float:
-    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
 
 
 def batched_vs_loop(size: dict, width: float, repeats: int) -> dict:
