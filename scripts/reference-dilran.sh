@@ -11,6 +11,14 @@
 #   MODEL=msrpan bash scripts/reference-dilran.sh paper # a Table 2 baseline, trained the same way
 #   VGG_WEIGHTS=/path/vgg16_bn-6c64b313.pth bash scripts/reference-dilran.sh
 #                                                       # ImageNet perceptual net (default: fixed random VGG16-BN)
+#   LAMBDA_PERCEPTUAL=0 bash scripts/reference-dilran.sh paper
+#                                                       # the ablation without the perceptual term ("-no-perceptual")
+#
+# Training elsewhere (a GPU): python -m mmlib.papers.dilran.train_segment trains the same model with
+# the same parameters into runs/checkpoints/dilran-<name>/ (resumable, in segments). This script then
+# finds the finished checkpoint there, trains nothing more, scores and records the run, and copies the
+# segment records (segment-<first>-<last>.json: command, git state, device, wall time, data SHA-256)
+# into results/dilran/<name>/training-segments/.
 #
 # Defaults are the paper's settings (Sec. 2.3 and 3.1; mmlib.papers.dilran.paper.PAPER_SCHEDULE):
 # EPOCHS=100 on whole 256 x 256 images (TRAIN_CROP unset), all training images, batch 4,
@@ -55,6 +63,7 @@ device="$("$python" -c 'import torch; print("cuda" if torch.cuda.is_available() 
 if [ "$device" = cuda ]; then precision=auto; else precision=bf16; fi
 epochs="${EPOCHS:-100}"
 model="${MODEL:-dilran}"
+lambda_perceptual="${LAMBDA_PERCEPTUAL:-0.2}"
 case "$model" in dilran) rules=table1 ;; msrpan|msdra) rules=own ;; *) echo "unknown MODEL '$model' (dilran | msrpan | msdra)" >&2; exit 2 ;; esac
 crop="${TRAIN_CROP:-None}"
 splits=("${@:-paper series}")
@@ -65,6 +74,10 @@ for split in "${splits[@]}"; do
   name="$split"
   if [ "$model" != dilran ]; then name="$model-$split"; fi
   env_prefix="EPOCHS=$epochs"
+  if [ "$lambda_perceptual" != 0.2 ]; then
+    case "$lambda_perceptual" in 0) name="$name-no-perceptual" ;; *) name="$name-perceptual-$lambda_perceptual" ;; esac
+    env_prefix="$env_prefix LAMBDA_PERCEPTUAL=$lambda_perceptual"
+  fi
   if [ "$crop" != None ]; then env_prefix="$env_prefix TRAIN_CROP=$crop"; fi
   if [ "$model" != dilran ]; then env_prefix="$env_prefix MODEL=$model"; fi
   echo "[reference-dilran] $model split=$split epochs=$epochs crop=$crop precision=$precision -> results/dilran/$name"
@@ -75,10 +88,17 @@ for split in "${splits[@]}"; do
   "$python" -m mmlib.runs dilran/training --folds 0 --tag "reference-$name" \
     -p dataset=harvard-aanlib -p pair=CT-MRI -p "split=$split" -p "model_name=$model" -p "eval_rules=$rules" \
     -p "max_epochs=$epochs" -p image_size=256 -p max_train_images=None -p "train_crop=$crop" -p batch_size=4 \
-    -p lr=1e-4 -p lambda_perceptual=0.2 -p lambda_gradient=0.2 -p seed=3407 -p device=auto \
+    -p lr=1e-4 -p "lambda_perceptual=$lambda_perceptual" -p lambda_gradient=0.2 -p seed=3407 -p device=auto \
     -p "precision=$precision" "${vgg[@]}" -p "out_dir=../../runs/checkpoints/dilran-$name"
   wall=$(( $(date +%s) - start ))
+  segments=(runs/checkpoints/"dilran-$name"/segment-*.json)
+  run_device="$device"
+  if [ -e "${segments[0]}" ]; then run_device="$device (scoring; training: see training-segments/)"; fi
   "$python" -m mmlib.runs.export dilran/training "reference-$name" "results/dilran/$name" \
-    --command "$env_prefix bash scripts/reference-dilran.sh $split" --wall-time "$wall" --device "$device" \
+    --command "$env_prefix bash scripts/reference-dilran.sh $split" --wall-time "$wall" --device "$run_device" \
     --git-at-start "$git_at_start"
+  if [ -e "${segments[0]}" ]; then
+    mkdir -p "results/dilran/$name/training-segments"
+    cp "${segments[@]}" "results/dilran/$name/training-segments/"
+  fi
 done
