@@ -6,7 +6,7 @@
 # (git-ignored) and exports each fold's record with a provenance.json to
 # results/m3/ht/.
 #
-# Settings as the tumour run (scripts/reference-m3-tumour.sh): width 0.25, 40
+# Settings as the tumour run (scripts/reference-m3-tumour.sh): width 0.25, 120
 # epochs, Adam lr 1e-3 with left-right flips, bf16, average + max pooling; plus
 # direct_cnn=True. Networks and features in runs/m3/checkpoints/ht/ (git-ignored).
 #
@@ -24,7 +24,7 @@ rm -rf "runs/m3/fold/$TAG" "$CHECKPOINTS"  # a reference run always starts from 
 GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
 start=$(date +%s)
 "$PYTHON" -m mmlib.runs m3/fold --folds 0-4 --tag "$TAG" --workers 1 --threads 1 \
-  -p dataset=stroke-phantoms -p seed=0 -p n_folds=5 -p n_cases=71 -p max_epochs=40 -p width=0.25 \
+  -p dataset=stroke-phantoms -p seed=0 -p n_folds=5 -p n_cases=71 -p max_epochs=120 -p width=0.25 \
   -p lr=0.001 -p augment=flip -p precision=bf16 -p device=cpu -p direct_cnn=true \
   -p checkpoint_dir="../../$CHECKPOINTS"
 wall=$(( $(date +%s) - start ))

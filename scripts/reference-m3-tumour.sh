@@ -6,8 +6,9 @@
 # and exports each fold's record (every method's test scores, the Dice per
 # patient, the training curves) with a provenance.json to results/m3/tumour/.
 #
-# Settings: width 0.25, 40 epochs per network, Adam lr 1e-3 with left-right flips
-# (chosen on the development draw: scripts/reference-m3-development.sh),
+# Settings: width 0.25, 120 epochs per network, Adam lr 1e-3 with left-right flips
+# (learning rate, augmentation and epochs chosen on the development draw:
+# scripts/reference-m3-development.sh),
 # bf16 autocast, average + max pooling; the networks and features are kept in
 # runs/m3/checkpoints/tumour/ (git-ignored).
 #
@@ -25,7 +26,7 @@ rm -rf "runs/m3/fold/$TAG" "$CHECKPOINTS"  # a reference run always starts from 
 GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
 start=$(date +%s)
 "$PYTHON" -m mmlib.runs m3/fold --folds 0-4 --tag "$TAG" --workers 1 --threads 1 \
-  -p dataset=tumour-phantoms -p seed=0 -p n_folds=5 -p n_cases=100 -p max_epochs=40 -p width=0.25 \
+  -p dataset=tumour-phantoms -p seed=0 -p n_folds=5 -p n_cases=100 -p max_epochs=120 -p width=0.25 \
   -p lr=0.001 -p augment=flip -p precision=bf16 -p device=cpu -p checkpoint_dir="../../$CHECKPOINTS"
 wall=$(( $(date +%s) - start ))
 
