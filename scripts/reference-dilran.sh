@@ -13,12 +13,16 @@
 #                                                       # ImageNet perceptual net (default: fixed random VGG16-BN)
 #   LAMBDA_PERCEPTUAL=0 bash scripts/reference-dilran.sh paper
 #                                                       # the ablation without the perceptual term ("-no-perceptual")
+#   THREADS=1 bash scripts/reference-dilran.sh          # cap the kernel's compute threads (default: all cores)
 #
 # Training elsewhere (a GPU): python -m mmlib.papers.dilran.train_segment trains the same model with
 # the same parameters into runs/checkpoints/dilran-<name>/ (resumable, in segments). This script then
 # finds the finished checkpoint there, trains nothing more, scores and records the run, and copies the
 # segment records (segment-<first>-<last>.json: command, git state, device, wall time, data SHA-256)
-# into results/dilran/<name>/training-segments/.
+# and the last checkpoint (checkpoint.pt, with the optimiser state) into
+# results/dilran/<name>/training-segments/. A committed schedule that stopped short of 100 epochs
+# goes on from there: copy that checkpoint.pt and fold-0/best.pt into runs/checkpoints/dilran-<name>/,
+# run train_segment with the same parameters, then this script again.
 #
 # Defaults are the paper's settings (Sec. 2.3 and 3.1; mmlib.papers.dilran.paper.PAPER_SCHEDULE):
 # EPOCHS=100 on whole 256 x 256 images (TRAIN_CROP unset), all training images, batch 4,
@@ -85,7 +89,7 @@ for split in "${splits[@]}"; do
   if [ -n "${VGG_WEIGHTS:-}" ]; then vgg=(-p "vgg_weights=$VGG_WEIGHTS"); fi
   start=$(date +%s)
   # out_dir is read by the chapter's kernel, whose working folder is book/dilran/.
-  "$python" -m mmlib.runs dilran/training --folds 0 --tag "reference-$name" \
+  "$python" -m mmlib.runs dilran/training --folds 0 --tag "reference-$name" ${THREADS:+--threads $THREADS} \
     -p dataset=harvard-aanlib -p pair=CT-MRI -p "split=$split" -p "model_name=$model" -p "eval_rules=$rules" \
     -p "max_epochs=$epochs" -p image_size=256 -p max_train_images=None -p "train_crop=$crop" -p batch_size=4 \
     -p lr=1e-4 -p "lambda_perceptual=$lambda_perceptual" -p lambda_gradient=0.2 -p seed=3407 -p device=auto \
@@ -99,6 +103,6 @@ for split in "${splits[@]}"; do
     --git-at-start "$git_at_start"
   if [ -e "${segments[0]}" ]; then
     mkdir -p "results/dilran/$name/training-segments"
-    cp "${segments[@]}" "results/dilran/$name/training-segments/"
+    cp "${segments[@]}" "runs/checkpoints/dilran-$name/checkpoint.pt" "results/dilran/$name/training-segments/"
   fi
 done
