@@ -11,8 +11,13 @@ from mmlib.runs.provenance import export_run
 
 
 @pytest.mark.slow
-def test_the_fold_chapter_on_a_nifti_cohort_from_a_manifest(tmp_path):
-    """Phantoms written as NIfTI files plus a manifest CSV, through the fold runner (about 40 s)."""
+def test_the_fold_chapter_on_a_nifti_cohort_from_a_manifest(tmp_path, monkeypatch):
+    """Phantoms written as NIfTI files plus a manifest CSV, through the fold runner (about 40 s).
+
+    Without a checkpoint_dir the chapter keeps its networks in a temporary folder, which
+    must be gone once the kernel has exited (every test run and book build would
+    otherwise leave its networks behind).
+    """
     from mmlib.runs import run_folds
 
     cohort = glioma_phantoms(n_cases=20, shape=(24, 32, 24), task="glioma_vs_metastasis", class_ratio=0.4, seed=3)
@@ -23,10 +28,14 @@ def test_the_fold_chapter_on_a_nifti_cohort_from_a_manifest(tmp_path):
     (folder / "manifest.csv").write_text("\n".join(rows) + "\n")
     params = dict(data_root=str(tmp_path / "data"), dataset="manifest", task="tumour", manifest="my-cohort/manifest.csv",
                   n_folds=4, max_epochs=1, width=0.125, spatial_size=[16, 24, 16], fit_mode="resize", device="cpu",
-                  checkpoint_dir=str(tmp_path / "checkpoints"))
+                  checkpoint_dir=None)
+    kernel_tmp = tmp_path / "kernel-tmp"
+    kernel_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(kernel_tmp))  # read by the kernel's fresh interpreter
     summary = run_folds("m3/fold", folds=[0], params=params, tag="cohort", out=tmp_path / "runs", progress=False,
                         threads=1)
     assert not summary.failed, summary.failed[0].error if summary.failed else ""
+    assert not list(kernel_tmp.glob("m3-*"))
     run = read_run(export_run("m3/fold", "cohort", tmp_path / "runs", tmp_path / "results", command="test",
                               wall_time_s=1.0, device="cpu"))
     record = run.records[0]
