@@ -70,7 +70,8 @@ ALL_METRICS = (
     "en_float_unique",
 )
 #: Variants computed only when ``variants`` names them (issue 12): torchmetrics' current SSIM,
-#: Zhang's 4-orientation FSIM and the paper's MI column. The committed runs predate them.
+#: Zhang's 4-orientation FSIM and the paper's MI column. Runs scored before issue 12 lack them; the
+#: training chapter and the untrained rows (:func:`mmlib.papers.dilran.protocol.score_pairs`) ask for them.
 OPTIONAL_METRICS = ("ssim_torchmetrics", "fsim_zhang", "en_saved_jpeg")
 #: Every metric the suite knows, in report order.
 METRIC_ORDER = (

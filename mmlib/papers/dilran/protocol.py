@@ -40,7 +40,7 @@ from mmlib.data.phantoms.image_fusion import image_fusion_phantoms
 from mmlib.errors import DataError, ParameterError
 from mmlib.nets.perceptual import VGG16BNPerceptual
 from mmlib.papers.dilran.baselines import MSDRA, MSRPAN
-from mmlib.papers.dilran.image_metrics import fusion_metric_suite
+from mmlib.papers.dilran.image_metrics import METRIC_ORDER, fusion_metric_suite
 from mmlib.papers.dilran.model import DILRAN
 from mmlib.papers.dilran.paper import PAPER_SCHEDULE, RULE_ROWS
 from mmlib.papers.dilran.splits import save_split_json, shared_series, split_pairs
@@ -263,13 +263,15 @@ def load_best(model: torch.nn.Module, history: History, device) -> torch.nn.Modu
 def score_pairs(fuse: Callable[[np.ndarray, np.ndarray], np.ndarray], images: Callable[[str], ImagePair],
                 names: Sequence[str]) -> dict[str, dict[str, float]]:
     """``{pair: metric suite}``: each named pair (``images(name)``, CT first) fused with ``fuse`` and
-    scored against both sources with the suite of Tables 1-2 (:func:`fusion_metric_suite`)."""
+    scored against both sources with the suite of Tables 1-2 (:func:`fusion_metric_suite`), every
+    variant it knows (:data:`~mmlib.papers.dilran.image_metrics.METRIC_ORDER`, the optional ones of
+    issue 12 included: runs committed before them lack those columns)."""
     scores = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # PSNR warns when a fused image equals a source
         for name in names:
             first, mr = images(name)
-            scores[name] = fusion_metric_suite(fuse(first, mr), first, mr)
+            scores[name] = fusion_metric_suite(fuse(first, mr), first, mr, variants=METRIC_ORDER)
     return scores
 
 
