@@ -7,7 +7,8 @@
 #   bash scripts/reference-dilran.sh                    # split "paper", then split "series"
 #   bash scripts/reference-dilran.sh series             # one split
 #   EPOCHS=15 TRAIN_CROP=128 bash scripts/reference-dilran.sh
-#                                                       # the shortened schedule committed under results/dilran/
+#                                                       # a shortened schedule for a CPU (the book's runs
+#                                                       # before issue 12)
 #   MODEL=msrpan bash scripts/reference-dilran.sh paper # a Table 2 baseline, trained the same way
 #   VGG_WEIGHTS=/path/vgg16_bn-6c64b313.pth bash scripts/reference-dilran.sh
 #                                                       # ImageNet perceptual net (default: fixed random VGG16-BN)

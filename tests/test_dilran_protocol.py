@@ -13,7 +13,7 @@ from PIL import Image
 
 from mmlib.errors import DataError, ParameterError
 from mmlib.papers.dilran import protocol
-from mmlib.papers.dilran.image_metrics import fusion_metric_suite
+from mmlib.papers.dilran.image_metrics import METRIC_ORDER, fusion_metric_suite
 from mmlib.papers.dilran.model import DILRAN
 from mmlib.papers.dilran.paper import FULL_SCALE, PAPER_SCHEDULE, RULE_ROWS
 from mmlib.papers.dilran.splits import load_split_json, split_pairs
@@ -175,7 +175,8 @@ def test_score_pairs_scores_each_pair_with_the_suite(phantoms):
     scores = protocol.score_pairs(lambda a, b: (a + b) / 2, phantoms.images, ["1000", "3005"])
     ct, mr = phantoms.images("3005")
     assert list(scores) == ["1000", "3005"]
-    assert scores["3005"] == fusion_metric_suite((ct + mr) / 2, ct, mr)
+    assert scores["3005"] == fusion_metric_suite((ct + mr) / 2, ct, mr, variants=METRIC_ORDER)
+    assert tuple(scores["3005"]) == METRIC_ORDER  # every variant, the optional ones of issue 12 included
 
 
 def test_mean_scores():

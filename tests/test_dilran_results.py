@@ -4,6 +4,7 @@ tables as typed in mmlib.papers.dilran.paper."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -105,10 +106,14 @@ def test_metric_variants_and_ranges(runs):
         assert variants.loc[metric, "recorded"]
     for metric in METRIC_VARIANTS:
         assert variants.loc[metric, "convention"] == METRIC_VARIANTS[metric]
-    # Variants added after the committed runs (issue 12) are listed, marked as not recorded, with no number.
-    newer = sorted(set(METRIC_VARIANTS) - set(committed))
-    assert newer == ["en_saved_jpeg", "fsim_zhang", "ssim_torchmetrics"]
-    assert not variants.loc[newer, "recorded"].any() and variants.loc[newer, ["mean", "std"]].isna().all().all()
+    # The committed runs were scored with every variant, those added in issue 12 included.
+    assert set(committed) == set(METRIC_VARIANTS) and variants["recorded"].all()
+    # A run that predates a variant shows it as not recorded, with no number made up.
+    older = copy.deepcopy(runs["paper"])
+    own = older.methods["sfnn-max"]
+    own.per_case = own.per_case.drop(columns=["en_saved_jpeg"])
+    gap = results.metric_variants(older)
+    assert not gap.loc["en_saved_jpeg", "recorded"] and np.isnan(gap.loc["en_saved_jpeg", "mean"])
     ranges = results.method_ranges(runs, "paper")
     scored = [EXPECTED[run][m] for run in ("paper", "msrpan-paper", "untrained-paper") for m in EXPECTED[run]]
     for metric in results.AMBIGUOUS_METRICS:
@@ -130,16 +135,17 @@ def test_mi_column_puts_the_readings_beside_the_paper(runs):
             assert table.loc[row, "paper: MI (Table 2)"] == paper_mi[row]
         else:
             assert np.isnan(table.loc[row, "paper: MI (Table 2)"])
+        assert table.loc[row, results.MI_READINGS["en_saved_jpeg"]] == pytest.approx(expected["en_saved_jpeg"][0],
+                                                                                     abs=5e-7)
     assert table.loc["Ours", "paper: MI (Table 2)"] == 4.558
-    # The committed runs predate the saved-JPEG entropy: no number is made up for it.
-    assert table[results.MI_READINGS["en_saved_jpeg"]].isna().all()
     assert results.mi_column({}, "paper") is None
 
 
 def test_provenance_table_and_row_notes(runs):
     table = results.provenance_table(runs)
     assert list(table.index) == sorted(EXPECTED)
-    assert table.loc["paper", "model"] == "dilran" and table.loc["paper", "training input"] == "128 px crops"
+    assert table.loc["paper", "model"] == "dilran" and table.loc["paper", "training input"] == "whole images"
+    assert table.loc["paper-no-perceptual", "epochs"] == runs["paper-no-perceptual"].params["max_epochs"]
     assert table.loc["untrained-paper", "model"] == "no training" and table.loc["untrained-paper", "epochs"] == "—"
     assert table.loc["paper", "wall time"] == f"{runs['paper'].provenance['wall_time_s'] / 60:.1f} min"
     assert table.loc["paper", "data"] == "368 files, SHA-256 recorded"

@@ -28,18 +28,21 @@ N_PAIRS, N_TEST_PAIRS = 184, 20
 PAPER_SEED = 3407
 
 #: The paper's Table 1-2 columns, read with the authors' conventions (NOTES.md, "Metrics in their code"):
-#: torchmetrics' 11x11 Gaussian SSIM (border cropped, as before torchmetrics 1.4.2), the mean of the two
-#: MIs of their Python code, Haghighat's FMI with its default feature 'edge', FSIM on [0, 1] input with
-#: 6 orientations, entropy of the float image's distinct values. The paper's printed MI column came from
-#: their MATLAB script instead, which computes the 256-bin entropy of the saved fused image
-#: (``en_saved_jpeg``); the committed runs predate that metric, so "MI" here stays the true MI.
-AUTHORS_COLUMNS = {"PSNR": "psnr", "SSIM": "ssim_gaussian", "MI": "mi_mean", "FMI-pixel": "fmi_edge",
-                   "FSIM": "fsim_unit", "EN": "en_float_unique"}
-#: The same columns read with the metrics' textbook definitions (scikit-image SSIM, Qu's MI,
-#: FMI on pixels, FSIM on the [0, 255] scale with the authors' 6 orientations, 8-bit entropy).
-#: Zhang's own 4-orientation FSIM is ``fsim_zhang``; the committed runs predate it.
+#: torchmetrics' 11x11 Gaussian SSIM (border cropped, as before torchmetrics 1.4.2), Haghighat's FMI with
+#: its default feature 'edge', the authors' 6-orientation FSIM with Zhang's constants on the [0, 255]
+#: scale, entropy of the float image's distinct values; and for "MI" what their MATLAB script printed,
+#: the 256-bin entropy of the saved fused JPEG (``en_saved_jpeg``, confirmed under Octave:
+#: ``results/dilran/mi-check/``), which is not a mutual information. FSIM on the [0, 255] scale, not
+#: on the [0, 1] input their Python code passes (``fsim_unit``, about 0.97 for every method), is the
+#: reading that reproduces the paper's column with their released checkpoint (NOTES.md: 0.825 against
+#: the paper's 0.820). The true MIs stay in the suite (``mi_mean``, their Python code's; ``mi_qu``).
+AUTHORS_COLUMNS = {"PSNR": "psnr", "SSIM": "ssim_gaussian", "MI": "en_saved_jpeg", "FMI-pixel": "fmi_edge",
+                   "FSIM": "fsim", "EN": "en_float_unique"}
+#: The same columns read with the metrics' textbook definitions: scikit-image SSIM, Qu's MI (a true
+#: mutual information), FMI on pixels, Zhang's 4-orientation FSIM (as ``FeatureSIM.m`` and piq), 8-bit
+#: entropy.
 STANDARD_COLUMNS = {"PSNR": "psnr", "SSIM": "ssim", "MI": "mi_qu", "FMI-pixel": "fmi_none",
-                    "FSIM": "fsim", "EN": "en_256"}
+                    "FSIM": "fsim_zhang", "EN": "en_256"}
 CONVENTIONS = {"authors": AUTHORS_COLUMNS, "standard": STANDARD_COLUMNS}
 #: The columns of Tables 1 and 2, in the paper's order.
 COLUMNS = list(AUTHORS_COLUMNS)
@@ -52,9 +55,9 @@ METRIC_VARIANTS = {
     "mi_mean": "(MI(F,CT) + MI(F,MR)) / 2, nats (the authors' Python code)",
     "mi_qu": "MI(F,CT) + MI(F,MR) (Qu et al.)",
     "fmi_none": "FMI on pixels", "fmi_edge": "FMI on Sobel edges (fmi.m default, the authors')",
-    "fsim": "FSIM, [0, 255] scale, 6 orientations (the authors' bank, Zhang's constants)",
+    "fsim": "FSIM, [0, 255] scale, 6 orientations (the authors' bank, Zhang's constants): the paper's column",
     "fsim_zhang": "FSIM, [0, 255] scale, 4 orientations (Zhang et al.; piq)",
-    "fsim_unit": "FSIM on [0, 1] input, 6 orientations (the authors')",
+    "fsim_unit": "FSIM on [0, 1] input, 6 orientations (the authors' Python call as written)",
     "en_256": "8-bit histogram entropy (at most 8 bits)",
     "en_saved_jpeg": "8-bit entropy of the saved JPEG: the paper's MI column (the authors' MATLAB script)",
     "en_float_unique": "entropy of the float image's distinct values, fp32 (the authors')",

@@ -5,7 +5,9 @@ Every run folder under ``results/dilran/`` is read with :func:`mmlib.runs.aggreg
 
 * ``<split>``: DILRAN trained on ``split`` ("paper" or "series"), every Table 1 rule scored;
 * ``msrpan-<split>``, ``msdra-<split>``: a learned baseline of Table 2, trained the same way;
-* ``untrained-<split>``: the Table 2 rows that need no training (:mod:`mmlib.papers.dilran.scoring`).
+* ``untrained-<split>``: the Table 2 rows that need no training (:mod:`mmlib.papers.dilran.scoring`);
+* ``<split>-no-perceptual``: DILRAN trained like ``<split>`` without the perceptual term
+  (lambda_perceptual = 0), the ablation of the random VGG16-BN stand-in (:func:`perceptual_ablation`).
 
 Each row of this book's tables is the mean and sample standard deviation of a metric
 over the test pairs of one method (:meth:`mmlib.runs.aggregate.MethodResult.case_summary`),
@@ -18,8 +20,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 
 from mmlib.config import REPO_ROOT
 from mmlib.errors import DataError, ParameterError
@@ -33,7 +37,7 @@ from mmlib.train.checkpoint import load_checkpoint
 #: The committed runs.
 RESULTS_DIR = REPO_ROOT / "results" / "dilran"
 #: The metrics the paper's MI, FSIM and EN columns could be (:func:`method_ranges`).
-AMBIGUOUS_METRICS = ["mi_mean", "mi_qu", "fsim", "fsim_unit", "en_256", "en_float_unique"]
+AMBIGUOUS_METRICS = ["mi_mean", "mi_qu", "fsim", "fsim_zhang", "fsim_unit", "en_256", "en_saved_jpeg", "en_float_unique"]
 #: The readings of the paper's MI column (:func:`mi_column`): the authors' script computes the first
 #: (``results/dilran/mi-check/``); the second is its in-memory cousin; the last two are true MIs.
 MI_READINGS = {
@@ -175,8 +179,9 @@ def row_notes(runs: Mapping[str, Aggregate], split: str = "paper") -> pd.DataFra
     zero_weights = untrained.records[0]["extra"].get("zero_learning_weights", "—") if untrained else "—"
     notes = {
         "Zero-shot [14]": f"Lahoud & Süsstrunk's zero-learning fusion, relu1_1 stage; VGG19 weights: {zero_weights}",
-        "MSDRA [10]": "trained like DILRAN when results/dilran/msdra-<split>/ exists; not run here: about 10x "
-                      "DILRAN's FLOPs (233 vs 23 GFLOP per 256 x 256 forward), days on this CPU",
+        "MSDRA [10]": "trained like DILRAN when results/dilran/msdra-<split>/ exists; not scored here: about 10x "
+                      "DILRAN's FLOPs (233 vs 23 GFLOP per 256 x 256 forward), days on this CPU, and on the lent "
+                      "H200 it reached 32-34 of 100 epochs (sharing the GPU with seven runs) before time ran out",
         "MSPRAN [9]": "MSRPAN (the paper spells it MSPRAN) trained exactly like DILRAN (same schedule, loss, seed), "
                       "fused with FER, when results/dilran/msrpan-<split>/ exists",
         "Ours": "DILRAN, SFNN-max, the checkpoint chosen on the validation loss",
@@ -246,6 +251,69 @@ def mi_column(runs: Mapping[str, Aggregate], split: str = "paper") -> pd.DataFra
         rows[row] = {"paper: MI (Table 2)": paper_mi.get(row, float("nan")),
                      **{label: means.get(metric, float("nan")) for metric, label in MI_READINGS.items()}}
     return pd.DataFrame(rows).T.astype(float)
+
+
+def training_curves(runs: Mapping[str, Aggregate]) -> pd.DataFrame:
+    """Every trained run's Eq. 2 loss per epoch: one row per (run, epoch) with the training loss (mean
+    over batches), the validation loss and their terms, as the training chapter recorded them."""
+    rows = [{"run": name, "fold": 0, **epoch} for name, run in runs.items()
+            for epoch in run.records[0].get("extra", {}).get("history", [])]
+    return pd.DataFrame(rows)
+
+
+def fit_summary(runs: Mapping[str, Aggregate]) -> pd.DataFrame:
+    """Per trained run: epochs trained, the epoch chosen on the validation loss, and the Eq. 2 loss on the
+    training and validation images at the first, chosen and last epochs (does the autoencoder fit?)."""
+    rows = {}
+    for name, run in runs.items():
+        extra = run.records[0].get("extra", {})
+        history = extra.get("history")
+        if not history:
+            continue
+        best = extra["best_epoch"]
+        at = {"first": history[0], "chosen": history[best - 1], "last": history[-1]}
+        rows[name] = {"epochs": len(history), "chosen epoch": best,
+                      **{f"training loss, {when}": r["train_loss"] for when, r in at.items()},
+                      **{f"validation loss, {when}": r["val_loss"] for when, r in at.items()}}
+    return pd.DataFrame(rows).T.astype({"epochs": int, "chosen epoch": int})
+
+
+def paired_difference(a: MethodResult, b: MethodResult, metrics: Mapping[str, str], *, n_resamples: int = 10000,
+                      seed: int = 0) -> pd.DataFrame:
+    """Per column of ``metrics`` (``{label: metric}``): the means of ``a`` and ``b`` over the same test
+    pairs, the mean paired difference ``a - b``, its 95 % bootstrap interval over the pairs
+    (:func:`scipy.stats.bootstrap`, BCa) and the Wilcoxon signed-rank p-value
+    (:func:`scipy.stats.wilcoxon`). Raises :class:`DataError` when the two were scored on different pairs."""
+    if not a.per_case.index.equals(b.per_case.index):
+        raise DataError("paired difference", "the two methods were scored on different test pairs")
+    rows = {}
+    for label, metric in metrics.items():
+        if metric not in a.per_case or metric not in b.per_case:
+            raise DataError("paired difference", f"metric {metric!r} is missing from one of the two runs")
+        x, y = a.per_case[metric].to_numpy(float), b.per_case[metric].to_numpy(float)
+        diff = x - y
+        if np.ptp(diff) == 0:  # one value repeated: the bootstrap has nothing to resample
+            low = high = float(diff[0])
+        else:
+            ci = stats.bootstrap((diff,), np.mean, n_resamples=n_resamples, confidence_level=0.95, method="BCa",
+                                 rng=np.random.default_rng(seed)).confidence_interval
+            low, high = ci.low, ci.high
+        rows[label] = {"with": x.mean(), "without": y.mean(), "difference": diff.mean(),
+                       "95% CI low": low, "95% CI high": high,
+                       "Wilcoxon p": stats.wilcoxon(x, y).pvalue if np.any(diff != 0) else 1.0}
+    return pd.DataFrame(rows).T
+
+
+def perceptual_ablation(runs: Mapping[str, Aggregate], split: str = "paper",
+                        conventions: str = "authors") -> pd.DataFrame | None:
+    """DILRAN trained with the perceptual term on a fixed random VGG16-BN (lambda_perceptual 0.2, run
+    ``<split>``) against the same schedule without it (run ``<split>-no-perceptual``): the paired
+    difference per paper column over the split's test pairs (:func:`paired_difference`), both with
+    the SFNN-max rule. None when either run is not committed."""
+    with_term, without = runs.get(split), runs.get(f"{split}-no-perceptual")
+    if with_term is None or without is None:
+        return None
+    return paired_difference(own_method(with_term), own_method(without), columns_of(conventions))
 
 
 def load_model(run: Aggregate, model: torch.nn.Module) -> torch.nn.Module:
