@@ -78,3 +78,17 @@ def test_paired_difference_of_a_method_with_itself_and_with_other_pairs(runs):
     assert same.loc["PSNR", "Wilcoxon p"] == 1.0
     with pytest.raises(DataError, match="different test pairs"):
         results.paired_difference(own, results.own_method(runs["series"]), {"PSNR": "psnr"})
+
+
+@pytest.mark.parametrize("split", ["paper", "series"])
+def test_dilran_against_the_pixel_average_reads_both_runs(runs, split):
+    table = results.versus_pixel_average(runs, split)
+    assert list(table.index) == list(results.AVERAGE_CHECK)
+    for label, metric in results.AVERAGE_CHECK.items():
+        assert table.loc[label, "DILRAN"] == pytest.approx(EXPECTED[split]["sfnn-max"][metric][0], abs=5e-7)
+        average = EXPECTED[f"untrained-{split}"]["average"][metric][0]
+        assert table.loc[label, "pixel average"] == pytest.approx(average, abs=5e-7)
+    # What the chapter says: ahead on PSNR and edge FMI on every pair, behind on pixel FMI on every pair.
+    assert table.loc["PSNR", "pairs higher"] == table.loc["FMI on edges", "pairs higher"] == "20 of 20"
+    assert table.loc["FMI on pixels", "pairs higher"] == "0 of 20"
+    assert results.versus_pixel_average({split: runs[split]}, split) is None

@@ -278,12 +278,14 @@ def fit_summary(runs: Mapping[str, Aggregate]) -> pd.DataFrame:
     return pd.DataFrame(rows).T.astype({"epochs": int, "chosen epoch": int})
 
 
-def paired_difference(a: MethodResult, b: MethodResult, metrics: Mapping[str, str], *, n_resamples: int = 10000,
+def paired_difference(a: MethodResult, b: MethodResult, metrics: Mapping[str, str], *,
+                      names: tuple[str, str] = ("with", "without"), n_resamples: int = 10000,
                       seed: int = 0) -> pd.DataFrame:
     """Per column of ``metrics`` (``{label: metric}``): the means of ``a`` and ``b`` over the same test
-    pairs, the mean paired difference ``a - b``, its 95 % bootstrap interval over the pairs
-    (:func:`scipy.stats.bootstrap`, BCa) and the Wilcoxon signed-rank p-value
-    (:func:`scipy.stats.wilcoxon`). Raises :class:`DataError` when the two were scored on different pairs."""
+    pairs (columns ``names``), the mean paired difference ``a - b``, its 95 % bootstrap interval over
+    the pairs (:func:`scipy.stats.bootstrap`, BCa), the number of pairs where ``a`` is higher, and the
+    Wilcoxon signed-rank p-value (:func:`scipy.stats.wilcoxon`). Raises :class:`DataError` when the two
+    were scored on different pairs."""
     if not a.per_case.index.equals(b.per_case.index):
         raise DataError("paired difference", "the two methods were scored on different test pairs")
     rows = {}
@@ -298,8 +300,8 @@ def paired_difference(a: MethodResult, b: MethodResult, metrics: Mapping[str, st
             ci = stats.bootstrap((diff,), np.mean, n_resamples=n_resamples, confidence_level=0.95, method="BCa",
                                  rng=np.random.default_rng(seed)).confidence_interval
             low, high = ci.low, ci.high
-        rows[label] = {"with": x.mean(), "without": y.mean(), "difference": diff.mean(),
-                       "95% CI low": low, "95% CI high": high,
+        rows[label] = {names[0]: x.mean(), names[1]: y.mean(), "difference": diff.mean(),
+                       "95% CI low": low, "95% CI high": high, "pairs higher": f"{int((diff > 0).sum())} of {len(diff)}",
                        "Wilcoxon p": stats.wilcoxon(x, y).pvalue if np.any(diff != 0) else 1.0}
     return pd.DataFrame(rows).T
 
@@ -314,6 +316,22 @@ def perceptual_ablation(runs: Mapping[str, Aggregate], split: str = "paper",
     if with_term is None or without is None:
         return None
     return paired_difference(own_method(with_term), own_method(without), columns_of(conventions))
+
+
+#: The columns of :func:`versus_pixel_average`: the paper's, plus the true MI and FMI on pixels.
+AVERAGE_CHECK = {"PSNR": "psnr", "SSIM (Gaussian)": "ssim_gaussian", "MI column (saved-JPEG entropy)": "en_saved_jpeg",
+                 "true MI (mean, nats)": "mi_mean", "FMI on pixels": "fmi_none", "FMI on edges": "fmi_edge",
+                 "FSIM": "fsim"}
+
+
+def versus_pixel_average(runs: Mapping[str, Aggregate], split: str = "paper") -> pd.DataFrame | None:
+    """DILRAN (SFNN-max) against the pixel average ``(CT + MR) / 2`` on the same test pairs of ``split``:
+    :func:`paired_difference` over :data:`AVERAGE_CHECK`. None without both runs."""
+    untrained = runs.get(f"untrained-{split}")
+    if split not in runs or untrained is None or "average" not in untrained.methods:
+        return None
+    return paired_difference(own_method(runs[split]), untrained.methods["average"], AVERAGE_CHECK,
+                             names=("DILRAN", "pixel average"))
 
 
 def load_model(run: Aggregate, model: torch.nn.Module) -> torch.nn.Module:
