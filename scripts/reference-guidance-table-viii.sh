@@ -17,6 +17,7 @@
 # 16 x 24 x 24): a 16^3 box would leave its encoder a single voxel.
 #
 # Usage, from anywhere:  bash scripts/reference-guidance-table-viii.sh
+# THREADS=1 WORKERS=1 runs one fold at a time on one thread (when the machine is shared).
 # Wall time: see results/guidance/table-viii/provenance.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,7 +29,7 @@ COMMAND="bash scripts/reference-guidance-table-viii.sh"
 rm -rf "runs/guidance/fusion-baselines/$TAG"  # a reference run always starts from scratch
 GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
 start=$(date +%s)
-"$PYTHON" -m mmlib.runs guidance/fusion-baselines --folds 0-2 --tag "$TAG" ${THREADS:+--threads $THREADS} \
+"$PYTHON" -m mmlib.runs guidance/fusion-baselines --folds 0-2 --tag "$TAG" ${THREADS:+--threads $THREADS} ${WORKERS:+--workers $WORKERS} \
   "${GUIDANCE_SETTINGS[@]}" -p max_epochs=$MAX_EPOCHS
 wall=$(( $(date +%s) - start ))
 
