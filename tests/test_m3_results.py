@@ -44,7 +44,25 @@ def test_the_development_runs_and_the_verdicts_read():
     table = results.development_table(development)
     chosen = table["validation Dice (best epoch)"].astype(float).idxmax()
     assert chosen == "lr1e-3-flip-e120"  # the setting the reference runs use (scripts/reference-m3-tumour.sh)
+    setting = development[chosen].params
+    for key in ("tumour", "ht"):
+        params = results.run(None, key).params
+        assert [params[k] for k in ("lr", "augment", "max_epochs")] == [setting[k] for k in ("lr", "augment", "max_epochs")]
     sources = claims.verdicts_by_source()
     assert set(claims.SOURCES.values()) <= set(sources)
     assert all(v.holds for s in ("paper, glioma vs metastasis", "paper, HT") for v in sources[s])
     assert all(v.estimate is not None for s in claims.SOURCES.values() for v in sources[s])
+
+
+def test_the_verdicts_the_claims_chapter_reads_for_the_committed_runs():
+    """book/m3/claims.md, "What the verdicts say", reads these verdicts; a regenerated run must re-read them."""
+    sources = claims.verdicts_by_source()
+    held = {(s, v.claim): [] for s, vs in sources.items() for v in vs}
+    for s, vs in sources.items():
+        for v in vs:
+            held[(s, v.claim)].append(v.holds)
+    tumour, ht = claims.SOURCES["tumour"], claims.SOURCES["ht"]
+    assert held[(tumour, 1)] == [True] and held[(ht, 1)] == [False]
+    assert held[(tumour, 2)] == [True] and held[(ht, 2)] == [False]
+    assert not all(held[(tumour, 3)]) and not all(held[(ht, 3)])
+    assert held[(tumour, 4)] == [False] and held[(ht, 4)] == [True, False]  # heads level; Direct CNN not worse
