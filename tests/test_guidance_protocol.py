@@ -176,6 +176,33 @@ def test_every_baseline_builds_and_takes_its_inputs_from_a_batch(method, split):
                                 agg_channels=(4, 8))
 
 
+def test_only_agg_takes_its_own_schedule_and_precision():
+    shared = dict(max_epochs=15, precision="bf16", agg_epochs=30, agg_precision="fp32")
+    assert protocol.baseline_budget("agg", **shared) == {"max_epochs": 30, "precision": "fp32"}
+    for method in ("pixel", "feature", "decision"):
+        assert protocol.baseline_budget(method, **shared) == {"max_epochs": 15, "precision": "bf16"}
+    assert protocol.baseline_budget("agg", max_epochs=15, precision="bf16") == {"max_epochs": 15, "precision": "bf16"}
+    with pytest.raises(ParameterError, match="method"):
+        protocol.baseline_budget("late", max_epochs=15, precision="bf16")
+
+
+def test_agg_trains_reproducibly_in_fp32(split, tmp_path):
+    """Two AGG trainings from one seed end with identical weights (the reason for agg_precision="fp32")."""
+    weights = []
+    for run in range(2):
+        net = protocol.build_baseline("agg", MODS, width=0.125, decision_hidden=8, agg_roi_size=(8, 12, 12),
+                                      agg_channels=(4, 8, 16), seed=0)
+        initial = {k: v.clone() for k, v in net.state_dict().items()}
+        protocol.train_classifier(
+            net, loader(split, "train", with_seg=True), loader(split, "validation", with_seg=True),
+            logits_fn=protocol.baseline_logits("agg", MODS, (8, 12, 12), 1), counts=class_counts(split.labels("train")),
+            lr=1e-3, weight_decay=0.0, device="cpu", seed=0, checkpoint_path=tmp_path / f"{run}.pt", desc="agg",
+            epoch_choice="last", **protocol.baseline_budget("agg", max_epochs=2, precision="bf16", agg_precision="fp32"))
+        weights.append(net.state_dict())
+    assert any(not torch.equal(v, initial[k]) for k, v in weights[1].items())  # it trained
+    assert all(torch.equal(v, weights[1][k]) for k, v in weights[0].items())
+
+
 def test_stage_dir_is_shared_by_equal_settings_only(tmp_path):
     first, reused = protocol.stage_dir(tmp_path, "stage1", {"lr": 1e-3, "epochs": 2}, fold=0)
     assert not reused and json.loads((first / "settings.json").read_text()) == {"lr": 0.001, "epochs": 2, "fold": 0}

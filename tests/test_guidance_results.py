@@ -93,3 +93,37 @@ def test_table_viii_refuses_runs_that_tested_other_patients(tmp_path):
         results.table_viii_runs(tmp_path)
 
 
+
+
+def _trained_runs(root: Path) -> dict[str, object]:
+    """Every committed run whose fold records carry training curves (the CNN runs of Tables III-VIII)."""
+    folders = ["tables-iii-iv", "tables-v-vi", "table-viii", *(f"table-vii/{p.name}" for p in (root / "table-vii").glob("t1ce*"))]
+    return {f: read_run(root / f) for f in folders if (root / f / "provenance.json").is_file()}
+
+
+def test_every_committed_cnn_fits_its_training_set():
+    """Every network in Tables III-VIII separates its training cases (results.fit_table's two readings)."""
+    runs = _trained_runs(results.RESULTS)
+    assert {"tables-iii-iv", "tables-v-vi"} <= set(runs) and len(runs) >= 10
+    for name, run in runs.items():
+        fit = results.fit_table(run)
+        assert len(fit) >= len(run.records), name  # a network per fold at least
+        assert fit["fits"].all(), (name, fit[~fit["fits"]])
+    vii = results.fit_table(runs["table-vii/t1ce+flair+t2+t1"])
+    assert set(vii["chance loss"].round(3)) == {0.693, 2.773}  # stage 1: one term; the guidance model: four
+
+
+def test_a_network_that_learns_nothing_does_not_fit(tmp_path):
+    shutil.copytree(results.RESULTS / "tables-iii-iv", tmp_path / "tables-iii-iv")
+    path = tmp_path / "tables-iii-iv" / "fold-0" / "metrics.json"
+    record = json.loads(path.read_text())
+    for network in ("t1", "t1ce"):
+        for epoch in record["extra"]["fit"][network]["history"]:
+            epoch["train_loss"] = 0.69  # stuck at chance
+    path.write_text(json.dumps(record))
+    run = read_run(tmp_path / "tables-iii-iv")
+    fit = results.fit_table(run)
+    assert list(fit.index[~fit["fits"]]) == [("t1", 0)]  # t1ce's kept network still reads training AUC 0.969
+    strict = results.fit_table(run, min_train_auc=0.99)
+    assert list(strict.index[~strict["fits"]]) == [("t1", 0), ("t1ce", 0)]
+    assert fit.loc[("t1", 0), "epoch kept"] == 2  # the lowest validation loss, as the run kept it

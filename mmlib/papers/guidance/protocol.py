@@ -187,6 +187,26 @@ def build_baseline(method: str, modalities: Sequence[str], *, width: float, deci
     return net
 
 
+def baseline_budget(method: str, *, max_epochs: int, precision: str, agg_epochs: int | None = None,
+                    agg_precision: str | None = None) -> dict[str, object]:
+    """The epochs and precision one Table VIII baseline trains with: the shared ones, or AGG's own.
+
+    AGG may differ on both, for measured reasons (book/guidance/table-viii.md):
+    with bf16 autocast on the CPU, oneDNN's backward of its strided 3D
+    convolutions on the small tumour box is not deterministic, and now and then
+    writes a non-finite gradient (the run stops with "training diverged"), so
+    ``agg_precision="fp32"`` trains it in fp32; and it learns more slowly than
+    the RMC-based fusions, so ``agg_epochs`` can give it a longer schedule,
+    chosen on the development draw. ``None`` keeps the shared value.
+    """
+    if method not in BASELINES:
+        raise ParameterError(f"method={method!r} must be one of {list(BASELINES)}")
+    if method == "agg":
+        return {"max_epochs": max_epochs if agg_epochs is None else int(agg_epochs),
+                "precision": precision if agg_precision is None else agg_precision}
+    return {"max_epochs": max_epochs, "precision": precision}
+
+
 def baseline_logits(method: str, modalities: Sequence[str], agg_roi_size: Sequence[int], agg_margin: int) -> LogitsFn:
     """``logits_fn`` of a :func:`build_baseline` network: every modality, or AGG's tumour boxes cut around the mask."""
     if method != "agg":

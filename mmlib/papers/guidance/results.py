@@ -206,14 +206,59 @@ def learning_table(rows: dict[str, tuple[Aggregate, str, tuple]], papers: dict[s
     return pd.DataFrame(table).T.rename_axis("row")
 
 
-def fit_table(run: Aggregate) -> pd.DataFrame:
-    """Per trained network: its training-set AUC per fold (read without augmentation) and its best epoch."""
+def fit_table(run: Aggregate, min_train_auc: float = 0.9) -> pd.DataFrame:
+    """Did every network fit its training set? One row per (network, fold).
+
+    Two readings side by side, because the runs keep the epoch with the lowest
+    validation loss (``epoch_choice="val_loss"``), not the last one:
+
+    * the **kept network**: the epoch kept and its training-set AUC, read in
+      eval mode (no dropout, no augmentation) by the fold chapter;
+    * the **training run**: its training loss at the first and the last epoch
+      (measured in train mode, dropout on, averaged over the epoch), against
+      the loss of a network that has learnt nothing (ln 2 = 0.693 per
+      cross-entropy term, :func:`chance_loss`).
+
+    A network ``fits`` when either shows that it separates its training cases:
+    the kept network's training AUC is at least ``min_train_auc``, or the
+    training run's last-epoch loss is at most half of chance. The second
+    covers the networks whose validation loss is lowest after one to three
+    epochs: the kept network is then that early one and its training AUC is
+    lower, which is early stopping at work, not an optimisation failure.
+    """
+    choice = run.params.get("epoch_choice", "last")
     rows = {}
     for fold, record in sorted(run.records.items()):
         for name, fitted in record["extra"].get("fit", {}).items():
+            history = pd.DataFrame(fitted.get("history", []))
+            row = {}
+            if not history.empty:
+                kept = history["val_loss"].idxmin() if choice == "val_loss" and "val_loss" in history else len(history) - 1
+                last, chance = float(history["train_loss"].iloc[-1]), chance_loss(record, name)
+                row = {"epochs": len(history), "epoch kept": int(history["epoch"][kept]),
+                       "training loss, epoch 1": round(float(history["train_loss"].iloc[0]), 3),
+                       "training loss, last epoch": round(last, 3), "chance loss": round(chance, 3),
+                       "fits": last <= chance / 2}
             if "train_auc" in fitted:
-                rows.setdefault(name, {})[f"fold {fold}"] = round(fitted["train_auc"], 3)
-    return pd.DataFrame(rows).T.rename_axis("training-set AUC")
+                row["training AUC, kept epoch"] = round(fitted["train_auc"], 3)
+                row["fits"] = row.get("fits", False) or fitted["train_auc"] >= min_train_auc
+            if row:
+                rows[(name, fold)] = row
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis(["network", "fold"]).sort_index()
+    return table[[c for c in table.columns if c != "fits"] + ["fits"]] if "fits" in table else table
+
+
+def chance_loss(record: dict, network: str) -> float:
+    """The training loss of a network that outputs the class prior: ln 2 per cross-entropy term.
+
+    The class-weighted cross-entropy of a constant 0.5 is ln 2 whatever the
+    weights. A guidance model's stage-2 loss (Eq. 6) sums one term for the
+    primary head and one per secondary modality; every other network here
+    (RMC, DA_RMC, stage 1, the fusion baselines) trains on one term.
+    """
+    extra = record["extra"]
+    terms = 1 + len(extra["secondaries"]) if "secondaries" in extra and network != "stage 1" else 1
+    return terms * float(np.log(2))
 
 
 def training_curves(run: Aggregate) -> pd.DataFrame:
