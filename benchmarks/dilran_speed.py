@@ -15,6 +15,13 @@ machine's dense fp32 and bf16 matmul rate measured in the same run. The targets:
 pair in 170 ms or less (5x the authors' ~860 ms fp32, NOTES.md) and the metric suite under
 200 ms. The machine is often shared, so the load average is printed before and after.
 
+The training rows are measured twice: with glibc's default allocator settings, then after
+:func:`mmlib.train.memory.retain_freed_memory` (what ``train_dilran`` does on the CPU; it cannot
+be undone, so it comes second), each with the page faults per step. A second table splits the
+bf16 training step into its parts (:func:`training_breakdown`) at the training size and at half
+of it, with the per-pixel cost ratio of each part (1.00: the larger images cost exactly their
+pixel count more), again under both allocator settings.
+
 The pair is AANLIB CT-MRI ``2007`` when the data root has ``harvard-aanlib``, else a
 256 x 256 fusion phantom. The model is untrained (seed 3407): speed does not depend on
 the weights, only the SVD's convergence does slightly.
@@ -25,12 +32,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from mmlib.config import data_root
@@ -41,7 +50,8 @@ from mmlib.papers.dilran.paper import AUTHORS_COLUMNS
 from mmlib.papers.dilran.image_metrics import fusion_metric_suite
 from mmlib.papers.dilran.model import DILRAN
 from mmlib.papers.dilran.fusion_rules import get_rule
-from mmlib.papers.dilran.training import DilranLoss, bf16_inference_copy
+from mmlib.papers.dilran.training import DilranLoss, bf16_inference_copy, sobel_gradients
+from mmlib.train.memory import retain_freed_memory
 
 #: Largest allowed |fast - plain fp32| of the unclamped fused image, relative to max |plain fp32|.
 TOLERANCE = {"fp32": 1e-4, "bf16": 2e-2}
@@ -119,15 +129,26 @@ def stage_times(model: DILRAN, x: torch.Tensor, precision: str, runs: int) -> di
         }
 
 
-def training_rate(precision: str, size: int, steps: int, seed: int) -> float:
-    """Images per second of DilranLoss (Eq. 2, VGG16-BN perceptual net without weights) + Adam, batch 4,
-    channels-last as :func:`mmlib.papers.dilran.training.train_dilran` runs it."""
+def training_setup(size: int, seed: int):
+    """DILRAN, DilranLoss (Eq. 2, VGG16-BN perceptual net without weights), Adam lr 1e-4 and a batch of
+    4 random images, channels-last as :func:`mmlib.papers.dilran.training.train_dilran` runs them."""
     torch.manual_seed(seed)
-    model = DILRAN().to(memory_format=torch.channels_last)
+    model = DILRAN().to(memory_format=torch.channels_last).train()
     loss = DilranLoss().to(memory_format=torch.channels_last)
-    model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     batch = torch.rand(4, 1, size, size).contiguous(memory_format=torch.channels_last)
+    return model, loss, optimizer, batch
+
+
+def minor_faults() -> int:
+    """Minor page faults of this process so far (pages the kernel mapped in on first touch)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def training_rate(precision: str, size: int, steps: int, seed: int) -> tuple[float, int]:
+    """Images per second of one training step (loss + backward + Adam, batch 4) and its page faults
+    per step, the faults counted over the timed steps."""
+    model, loss, optimizer, batch = training_setup(size, seed)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
 
     def step():
@@ -137,7 +158,87 @@ def training_rate(precision: str, size: int, steps: int, seed: int) -> float:
         value.backward()
         optimizer.step()
 
-    return 4 / (median_ms(step, steps) / 1000)
+    step()
+    faults = minor_faults()
+    ms = median_ms(step, steps)
+    return 4 / (ms / 1000), (minor_faults() - faults) // (steps + 1)
+
+
+def timed_parts(step, steps: int) -> dict[str, float]:
+    """Median ms of each part of ``step(lap)`` over ``steps`` calls after a warm-up; ``step`` calls
+    ``lap(name)`` at the end of each part."""
+    laps: dict[str, list[float]] = {}
+    for i in range(steps + 1):
+        last = time.perf_counter()
+
+        def lap(name):
+            nonlocal last
+            now = time.perf_counter()
+            if i > 0:
+                laps.setdefault(name, []).append(1000 * (now - last))
+            last = now
+
+        step(lap)
+    return {name: statistics.median(times) for name, times in laps.items()}
+
+
+def training_breakdown(size: int, steps: int, seed: int) -> dict[str, float]:
+    """Median ms per bf16 training step (batch 4) of each part: DILRAN forward, the perceptual net's
+    forward on the reconstruction and on the target, the rest of the loss, the backward through the
+    perceptual net (input gradient only: it is frozen), through the pixel and gradient terms and
+    through DILRAN, and Adam. The reconstruction is cut from the graph so that the loss's backward
+    parts can be timed apart; the gradient reaching DILRAN is the same sum. Checks that the parts add
+    up to the loss ``DilranLoss`` computes."""
+    model, loss, optimizer, batch = training_setup(size, seed)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+
+    def step(lap):
+        optimizer.zero_grad(set_to_none=True)
+        with autocast:
+            recon = model(batch)
+            lap("DILRAN forward")
+            leaf = recon.detach().requires_grad_()
+            recon_features = loss.perceptual(leaf)
+            lap("VGG16-BN forward, reconstruction")
+            target_features = loss.perceptual(batch)
+            lap("VGG16-BN forward, target")
+            perceptual = loss.lambda_perceptual * sum(map(F.mse_loss, recon_features, target_features))
+            rest = F.mse_loss(leaf, batch) + loss.lambda_gradient * F.mse_loss(
+                sobel_gradients(leaf), sobel_gradients(batch))
+            lap("feature MSEs, pixel and gradient terms")
+        (to_recon,) = torch.autograd.grad(perceptual, leaf)
+        lap("backward through VGG16-BN")
+        to_recon = to_recon + torch.autograd.grad(rest, leaf)[0]
+        lap("backward of pixel and gradient terms")
+        recon.backward(to_recon)
+        lap("DILRAN backward")
+        optimizer.step()
+        lap("Adam step")
+        with torch.no_grad(), autocast:
+            expected = loss(leaf, batch)
+        torch.testing.assert_close(perceptual + rest, expected, rtol=1e-3, atol=0)
+
+    return timed_parts(step, steps)
+
+
+def breakdown_rows(sizes: tuple[int, int], steps: int, seed: int) -> list[tuple[str, str, str, str]]:
+    """Rows of the breakdown table: each part's ms per step at both sizes and its per-pixel cost ratio."""
+    large, small = (training_breakdown(size, steps, seed) for size in sizes)
+    pixels = (sizes[0] / sizes[1]) ** 2
+    rows = [(name, f"{large[name]:.0f}", f"{small[name]:.0f}", f"{large[name] / (pixels * small[name]):.2f}")
+            for name in large]
+    total_large, total_small = sum(large.values()), sum(small.values())
+    rows.append(("whole step", f"{total_large:.0f}", f"{total_small:.0f}", f"{total_large / (pixels * total_small):.2f}"))
+    return rows
+
+
+def training_gflop(size: int, seed: int) -> float:
+    """FLOPs (GFLOP) per image of one training step: the forward and backward convolutions of DILRAN
+    and the perceptual net (``FlopCounterMode``)."""
+    model, loss, _, batch = training_setup(size, seed)
+    with FlopCounterMode(display=False) as counter:
+        loss(model(batch), batch).backward()
+    return counter.get_total_flops() / 1e9 / len(batch)
 
 
 def main() -> None:
@@ -187,10 +288,19 @@ def main() -> None:
     six = tuple(AUTHORS_COLUMNS.values())
     six_ms = median_ms(lambda: fusion_metric_suite(fused, ct_np, mr_np, variants=six), runs)
     rows.append(("  the paper's six metrics (authors' variants)", f"{six_ms:8.0f} ms", f"{', '.join(six)}"))
-    for precision, size in (("fp32", train_size), ("bf16", train_size), ("bf16", train_size // 2)):
-        ips = training_rate(precision, size, train_steps, args.seed)
-        rows.append((f"training, batch 4 of {size}x{size}, {precision}", f"{ips:8.2f} img/s",
-                     "Eq. 2 loss + Adam step, channels-last"))
+    step_gflop = training_gflop(train_size, args.seed)
+    sizes = (train_size, train_size // 2)
+    breakdowns = {}
+    for allocator in ("default malloc", "freed memory kept"):
+        if allocator == "freed memory kept" and not retain_freed_memory():
+            break
+        for precision, size in (("fp32", train_size), ("bf16", train_size), ("bf16", train_size // 2)):
+            ips, faults = training_rate(precision, size, train_steps, args.seed)
+            note = f"{allocator}; {faults} page faults a step"
+            if size == train_size:
+                note += f"; {step_gflop:.0f} GFLOP/img -> {step_gflop * ips:.0f} GFLOP/s"
+            rows.append((f"training, batch 4 of {size}x{size}, {precision}", f"{ips:8.2f} img/s", note))
+        breakdowns[allocator] = breakdown_rows(sizes, train_steps, args.seed)
     for name, rate in rates.items():
         rows.append((f"dense matmul {mm_n}x{mm_n}, {name}", f"{rate:8.0f} GFLOP/s", "this machine, this run"))
 
@@ -199,6 +309,13 @@ def main() -> None:
     print(f"{'measurement':<{width}}  {'median':>16}  note")
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:>16}  {note}")
+    for allocator, table in breakdowns.items():
+        print(f"\nbf16 training step, batch 4, {allocator}: median ms per step of each part "
+              f"({train_steps} steps); per-pixel ratio = ms at {sizes[0]} / ({(sizes[0] // sizes[1]) ** 2} x ms at {sizes[1]})")
+        part_width = max(len(r[0]) for r in table)
+        print(f"{'part':<{part_width}}  {sizes[0]:>6}  {sizes[1]:>6}  per-pixel ratio")
+        for name, large, small, ratio in table:
+            print(f"{name:<{part_width}}  {large:>6}  {small:>6}  {ratio:>6}")
     print(f"load average at end {os.getloadavg()} (2-core machine: above 2 means other processes took CPU time)")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -57,6 +58,49 @@ def test_folded_stem_gives_the_plain_encoder_and_its_gradients(variant):
     plain = torch.autograd.grad(_plain_encode(model, x).square().sum(), params)
     for a, b in zip(folded, plain):
         torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("variant", ["code", "paper"])
+def test_channels_last_model_keeps_its_layout_from_the_lifted_input_on(variant):
+    torch.manual_seed(3)
+    model = DILRAN(variant).eval()
+    x = images(2, 24)
+    with torch.no_grad():
+        plain = model.encode(x)
+        assert model.memory_format() == torch.contiguous_format and model.lifted_input(x)[0].is_contiguous()
+        model.to(memory_format=torch.channels_last)
+        lifted, _ = model.lifted_input(x)
+        features = model.encode(x.contiguous(memory_format=torch.channels_last))
+    assert model.memory_format() == torch.channels_last
+    assert lifted.shape[1] > 1 and lifted.is_contiguous(memory_format=torch.channels_last)
+    assert features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous()
+    torch.testing.assert_close(features, plain, rtol=1e-5, atol=1e-5)
+
+
+def _training_step(model, loss, x, precision):
+    """Loss terms and parameter gradients of one DilranLoss step (autocast bf16 for ``"bf16"``)."""
+    model.zero_grad(set_to_none=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        terms = loss.terms(model(x), x)
+    terms["loss"].backward()
+    return {k: v.detach() for k, v in terms.items()}, [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("precision, rtol", [("fp32", 1e-5), ("bf16", 1e-2)])
+def test_channels_last_training_step_gives_the_plain_layouts_loss_and_gradients(vgg, precision, rtol):
+    x = images(4, 32, 8)
+    steps = []
+    for memory_format in (torch.contiguous_format, torch.channels_last):
+        torch.manual_seed(4)
+        model = DILRAN().train().to(memory_format=memory_format)
+        loss = DilranLoss(perceptual=copy.deepcopy(vgg)).to(memory_format=memory_format)
+        steps.append(_training_step(model, loss, x.contiguous(memory_format=memory_format), precision))
+    (plain_terms, plain_grads), (fast_terms, fast_grads) = steps
+    for key, value in plain_terms.items():
+        torch.testing.assert_close(fast_terms[key], value, rtol=rtol / 10, atol=0)
+    # Biases just before a train-mode BatchNorm have zero gradient up to rounding, hence the atol.
+    for fast, plain in zip(fast_grads, plain_grads):
+        assert (fast - plain).norm() <= rtol * plain.norm() + 1e-5
 
 
 def test_dilated_stem_factored_input_equals_its_expanded_input():

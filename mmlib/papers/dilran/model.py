@@ -176,12 +176,26 @@ class DILRAN(FusionAutoencoder):
         The shallow conv is 1x1 from one channel, ``w x + b``, so the code variant's
         ``x + g (w x + b)`` (g = :func:`pool_gate` of x) is ``[1, w, b]`` applied to
         ``[x, g x, g]``, and the paper variant's ``w x + b`` is ``[w, b]`` applied to ``[x, 1]``.
+
+        ``lifted`` takes the layout of the model's weights (:meth:`memory_format`). A grey
+        ``(B, 1, H, W)`` input carries no layout, so the concatenation would come out in the
+        plain layout even in a channels-last model, and with it the code variant's 64-channel
+        shallow map, the gates and sums on it and the gradients through them: mixed-layout
+        element-wise steps and oneDNN reorders on every 64-channel map.
         """
         w, b = self.shallow.weight.flatten(), self.shallow.bias
         if self.variant == "code":
             gate = pool_gate(x)
-            return torch.cat([x, gate * x, gate], dim=1), torch.stack([torch.ones_like(w), w, b], dim=1)
-        return torch.cat([x, torch.ones_like(x)], dim=1), torch.stack([w, b], dim=1)
+            lifted, mix = torch.cat([x, gate * x, gate], dim=1), torch.stack([torch.ones_like(w), w, b], dim=1)
+        else:
+            lifted, mix = torch.cat([x, torch.ones_like(x)], dim=1), torch.stack([w, b], dim=1)
+        return lifted.contiguous(memory_format=self.memory_format()), mix
+
+    def memory_format(self) -> torch.memory_format:
+        """``torch.channels_last`` when the model was put in that layout (``model.to(memory_format=...)``),
+        else ``torch.contiguous_format``: read from the first head convolution's weight."""
+        weight = self.head[0].weight
+        return torch.channels_last if weight.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Image ``(B, 1, H, W)`` -> features ``(B, 64, H, W)``.

@@ -29,6 +29,7 @@ from mmlib.errors import DataError, ParameterError
 from mmlib.papers.dilran.fusion_rules import FusionRule
 from mmlib.nets.perceptual import VGG16BNPerceptual
 from mmlib.train.loop import fit
+from mmlib.train.memory import retain_freed_memory
 from mmlib.train.precision import autocast_context
 
 
@@ -183,13 +184,18 @@ def train_dilran(
     atomically and resumed by :func:`mmlib.train.loop.fit`. Returns its ``History``.
 
     ``channels_last`` (default) puts the model, the perceptual network and the images in
-    channels-last layout, for which oneDNN has faster convolution kernels: one bf16 training
-    step at 256 x 256 took about 0.86 s per image instead of 1.05 s on this project's CPU
+    channels-last layout, for which oneDNN has faster convolution kernels
     (``benchmarks/dilran_speed.py``). The numbers are those of the plain layout up to float rounding.
+    On the CPU, freed memory is kept in the process (:func:`mmlib.train.memory.retain_freed_memory`):
+    whole-image activations exceed glibc's mmap threshold and would otherwise be page-faulted in
+    afresh every step.
     """
     loss = loss if loss is not None else DilranLoss()
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    loss.to(resolve_device(device) if isinstance(device, str) else torch.device(device), memory_format=memory_format)
+    target = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    if target.type == "cpu":
+        retain_freed_memory()
+    loss.to(target, memory_format=memory_format)
     model.to(memory_format=memory_format)
     val_fn = None
     if val_loader is not None:
