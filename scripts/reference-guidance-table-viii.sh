@@ -14,7 +14,10 @@
 # scripts/reference-guidance-radiomics.sh (real BraTS 2017 radiomics).
 #
 # AGG crops its own tumour box at the phantoms' resolution (the chapter's agg_roi_size,
-# 16 x 24 x 24): a 16^3 box would leave its encoder a single voxel.
+# 16 x 24 x 24): a 16^3 box would leave its encoder a single voxel. It trains in fp32 (the
+# chapter's agg_precision: in bf16 its CPU backward is not reproducible and sometimes non-finite)
+# and for AGG_EPOCHS epochs, the length chosen on the development draw by
+# scripts/development-guidance-agg.sh (with the shared 15 it had not fitted its training set).
 #
 # Usage, from anywhere:  bash scripts/reference-guidance-table-viii.sh
 # THREADS=1 WORKERS=1 runs one fold at a time on one thread (when the machine is shared).
@@ -23,6 +26,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 TAG=table-viii
+AGG_EPOCHS=45  # results/guidance/development-agg: the length that fits with the best development AUC
 source scripts/guidance-reference-settings.sh
 COMMAND="bash scripts/reference-guidance-table-viii.sh"
 
@@ -30,7 +34,7 @@ rm -rf "runs/guidance/fusion-baselines/$TAG"  # a reference run always starts fr
 GIT_AT_START=$("$PYTHON" -m mmlib.runs.provenance --require-clean)
 start=$(date +%s)
 "$PYTHON" -m mmlib.runs guidance/fusion-baselines --folds 0-2 --tag "$TAG" ${THREADS:+--threads $THREADS} ${WORKERS:+--workers $WORKERS} \
-  "${GUIDANCE_SETTINGS[@]}" -p max_epochs=$MAX_EPOCHS
+  "${GUIDANCE_SETTINGS[@]}" -p max_epochs=$MAX_EPOCHS -p agg_epochs=$AGG_EPOCHS
 wall=$(( $(date +%s) - start ))
 
 "$PYTHON" -m mmlib.runs.export guidance/fusion-baselines "$TAG" results/guidance/table-viii \

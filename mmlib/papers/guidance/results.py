@@ -276,6 +276,43 @@ def development_runs(root: str | os.PathLike) -> dict[str, Aggregate]:
         if folder.is_dir() else {}
 
 
+def agg_development_table(root: str | os.PathLike, seed: int = 0) -> pd.DataFrame:
+    """AGG's training lengths on the development draw (``scripts/development-guidance-agg.sh``).
+
+    One row per committed run under ``development-agg/``: the schedule, the
+    epoch kept, whether the kept network fits (:func:`fit_table`) with its
+    training-set AUC, and the held-out AUC of the development fold [95% CI].
+    Sorted by schedule length; empty when no run is committed.
+    """
+    folder = Path(root) / "development-agg"
+    rows = {}
+    for path in sorted(folder.glob("agg-e*")) if folder.is_dir() else []:
+        if not (path / "provenance.json").is_file():
+            continue
+        run = read_run(path)
+        fit = fit_table(run).loc["agg"]
+        rows[path.name] = {"epochs": int(run.params["max_epochs"]), "epoch kept": int(fit["epoch kept"].iloc[0]),
+                           "training AUC, kept epoch": float(fit["training AUC, kept epoch"].iloc[0]),
+                           "fits": bool(fit["fits"].all()), "held-out AUC": mean_auc(run.methods["agg"]),
+                           "held-out AUC [95% CI]": str(pooled_auc(run.methods["agg"], seed))}
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("run")
+    return table.sort_values("epochs") if not table.empty else table
+
+
+def choose_agg_epochs(table: pd.DataFrame) -> int | None:
+    """The rule fixed before the development runs: of the lengths that fit, the best held-out AUC.
+
+    ``table`` is :func:`agg_development_table`; ties go to the shorter schedule.
+    ``None`` when no length fits (the shared schedule then stands, and the
+    chapter says AGG does not fit).
+    """
+    fitting = table[table["fits"]] if not table.empty else table
+    if fitting.empty:
+        return None
+    best = fitting["held-out AUC"].max()
+    return int(fitting[fitting["held-out AUC"] == best]["epochs"].min())
+
+
 def development_table(runs: dict[str, Aggregate], modality: str = "t1ce", seed: int = 0) -> pd.DataFrame:
     """Per setting on the development draw: its settings, training-set AUC, held-out AUC and the references."""
     rows = {}
