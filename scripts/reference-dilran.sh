@@ -45,8 +45,9 @@
 # runs/checkpoints/dilran-<name>/: a killed run started again resumes after its last finished
 # epoch. The wall time recorded is that of the last invocation.
 #
-# Cost on this project's 2-core CPU in bf16 (channels-last, folded stem): about 0.87 s per
-# whole 256 x 256 training image (about 5 min an epoch with validation; 100 epochs, 8 h per
+# Cost on this project's 2-core CPU in bf16 (channels-last, folded stem, freed memory kept):
+# about 0.45 s per whole 256 x 256 training image on one thread (4-5 min an epoch with
+# validation beside another job; 100 epochs, 7-8 h per
 # split), or about 65 s an epoch with 128 x 128 crops; scoring the 8 rules on the 20 test
 # pairs adds about 2.5 min. A GPU needs minutes. Start from a committed tree (CONTRIBUTING.md).
 set -euo pipefail

@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mmlib.papers.guidance import claims, paper, results
@@ -43,12 +44,11 @@ def test_each_results_chapter_finds_its_rows():
     assert list(vii) == list(paper.TABLE_VII_2018.rows)  # all 8 subsets, in the paper's row order
     heads = results.table_vii_heads(vii[claims.FULL])
     assert list(heads.index) == ["t1ce", "t1ce+flair", "t1ce+flair+t2", "t1ce+flair+t2+t1"]
-    runs, rows = results.table_viii_runs(results.RESULTS)
-    # the fusion baselines' re-run is not committed yet: the rows of the other runs, on the same test patients
-    assert list(rows) == ["RMC (T1ce)", "Ours"]
+    runs, rows = results.table_viii_runs(results.RESULTS)  # every row, on the same test patients
+    assert list(rows) == list(results.TABLE_VIII_SOURCES)
     assert list(results.radiomics_rows(read_run(results.RESULTS / "radiomics"))) == list(results.RADIOMICS_ORDER)
     assert set(results.provenance_table(runs).index) >= {"command", "git commit", "data", "parameters"}
-    assert len(results.auc_spread(results.RESULTS)) == 15 + 15 + 3 + 7  # models and references per run (no table-viii yet)
+    assert len(results.auc_spread(results.RESULTS)) == 15 + 15 + 3 + 7 + 6  # models and references per run
 
 
 def test_committed_verdicts_are_the_ones_the_book_reports():
@@ -127,3 +127,23 @@ def test_a_network_that_learns_nothing_does_not_fit(tmp_path):
     strict = results.fit_table(run, min_train_auc=0.99)
     assert list(strict.index[~strict["fits"]]) == [("t1", 0), ("t1ce", 0)]
     assert fit.loc[("t1", 0), "epoch kept"] == 2  # the lowest validation loss, as the run kept it
+
+
+def test_table_viii_trains_agg_for_the_length_chosen_on_the_development_draw():
+    table = results.agg_development_table(results.RESULTS)
+    assert list(table["epochs"]) == [15, 30, 45] and not table.loc["agg-e15", "fits"]
+    run = read_run(results.RESULTS / "table-viii")
+    assert run.params["agg_epochs"] == results.choose_agg_epochs(table)
+    for fold, record in run.records.items():  # what each fold trained AGG with (the chapter's record)
+        assert record["extra"]["budget"]["agg"] == {"max_epochs": run.params["agg_epochs"], "precision": "fp32"}, fold
+        assert record["extra"]["budget"]["pixel"] == {"max_epochs": run.params["max_epochs"], "precision": "bf16"}
+    development = read_run(results.RESULTS / "development-agg" / "agg-e45")
+    assert development.params["seed"] != run.params["seed"]  # a different draw from the reference folds
+    shared = {k: v for k, v in run.params.items() if k not in ("seed", "methods", "max_epochs", "agg_epochs")}
+    assert all(development.params.get(k) == v for k, v in shared.items()), "development and reference settings differ"
+
+
+def test_the_agg_rule_prefers_fitting_lengths_and_the_shorter_of_a_tie():
+    table = pd.DataFrame({"epochs": [15, 30, 45], "fits": [False, True, True], "held-out AUC": [0.9, 0.8, 0.8]})
+    assert results.choose_agg_epochs(table) == 30  # 15 scores best but does not fit
+    assert results.choose_agg_epochs(table.assign(fits=False)) is None

@@ -31,7 +31,7 @@ from mmlib.errors import ParameterError
 from mmlib.eval.claims import Verdict
 from mmlib.eval.tables import PaperTable
 from mmlib.papers.guidance import paper
-from mmlib.papers.guidance.results import (MODALITY_ROWS, compare_pooled, mean_auc, n_secondary, optional_run,
+from mmlib.papers.guidance.results import (MODALITY_ROWS, compare_pooled, n_secondary, optional_run,
                                            pooled_auc, radiomics_rows, table_vii_methods, table_vii_runs)
 from mmlib.runs.paired import check_paired_runs
 
@@ -112,19 +112,31 @@ def ours_best(auc: Mapping[str, float], ours: str = "Ours") -> Verdict:
 
 def table_viii_verdicts(rows: Mapping[str, object], radiomics: Mapping[str, object]) -> dict[str, list[Verdict]]:
     """Table VIII's statements on this book's runs: fusion baselines (AGG included) below the T1ce RMC and the
-    guidance model on top (phantom ``rows``), and no fusion above the best feature group (``radiomics`` rows)."""
+    guidance model on top (phantom ``rows``), and no fusion above the best feature group (``radiomics`` rows).
+
+    Every AUC is the pooled out-of-fold AUC, and each verdict carries DeLong's test
+    of the difference that decides it, on the same cases: the best baseline
+    against the T1ce RMC, the guidance model against the best other row, the
+    best fusion against the best feature group.
+    """
     sources: dict[str, list[Verdict]] = {"this book, glioma phantoms": [], "this book, real BraTS 2017 radiomics": []}
-    aucs = {row: mean_auc(result) for row, result in rows.items()}
+    aucs = {row: _pooled(result) for row, result in rows.items()}
     baselines = {r: aucs[r] for r in (*FUSIONS.values(), "AGG") if r in aucs}
     if "RMC (T1ce)" in aucs and baselines:
-        sources["this book, glioma phantoms"].append(fusion_below_best_single({"RMC (T1ce)": aucs["RMC (T1ce)"]},
-                                                                              baselines))
+        best = max(baselines, key=baselines.get)
+        sources["this book, glioma phantoms"].append(replace(
+            fusion_below_best_single({"RMC (T1ce)": aucs["RMC (T1ce)"]}, baselines),
+            estimate=compare_pooled(rows["RMC (T1ce)"], rows[best])))
     if "Ours" in aucs and len(aucs) > 1:
-        sources["this book, glioma phantoms"].append(ours_best(aucs))
-    groups = {m: mean_auc(r) for m, r in radiomics.items() if "_label" in m}
-    fused = {m: mean_auc(r) for m, r in radiomics.items() if m not in groups}
+        others = {r: v for r, v in aucs.items() if r != "Ours"}
+        sources["this book, glioma phantoms"].append(replace(
+            ours_best(aucs), estimate=compare_pooled(rows[max(others, key=others.get)], rows["Ours"])))
+    groups = {m: _pooled(r) for m, r in radiomics.items() if "_label" in m}
+    fused = {m: _pooled(r) for m, r in radiomics.items() if m not in groups}
     if groups and fused:
-        sources["this book, real BraTS 2017 radiomics"].append(fusion_below_best_single(groups, fused))
+        best_group, best_fused = max(groups, key=groups.get), max(fused, key=fused.get)
+        sources["this book, real BraTS 2017 radiomics"].append(replace(
+            fusion_below_best_single(groups, fused), estimate=compare_pooled(radiomics[best_group], radiomics[best_fused])))
     return sources
 
 
@@ -203,9 +215,14 @@ def radiomics_verdicts(results: str | os.PathLike) -> list[Verdict]:
     if run is None:
         return []
     rows = radiomics_rows(run)
-    groups = {m: mean_auc(r) for m, r in rows.items() if "_label" in m}
-    fused = {m: mean_auc(r) for m, r in rows.items() if m in ("ensemble", "feature fusion", "decision fusion")}
-    return [unimodal_ranking(groups, lambda m: m.startswith("t1ce")), fusion_below_best_single(groups, fused)]
+    singles = {m: r for m, r in rows.items() if "_label" in m}
+    fusions = {m: r for m, r in rows.items() if m in ("ensemble", "feature fusion", "decision fusion")}
+    groups, fused = ({m: _pooled(r) for m, r in side.items()} for side in (singles, fusions))
+    ranked = sorted(groups, key=groups.get, reverse=True)
+    best_fused = max(fused, key=fused.get)
+    return [replace(unimodal_ranking(groups, lambda m: m.startswith("t1ce")),
+                    estimate=compare_pooled(singles[ranked[1]], singles[ranked[0]])),
+            replace(fusion_below_best_single(groups, fused), estimate=compare_pooled(singles[ranked[0]], fusions[best_fused]))]
 
 
 def verdicts_by_source(results: str | os.PathLike, claim: int | None = None) -> dict[str, list[Verdict]]:
