@@ -141,3 +141,11 @@ def case_metadata(columns, case_ids: Sequence[str], labels: np.ndarray, class_na
     metadata.insert(0, "label", labels)
     metadata.insert(0, "case_id", case_ids)
     return metadata
+
+
+def empty_volumes(n_cases: int, shape: tuple[int, ...],
+                  modalities: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A cohort's image and mask arrays before its cases are drawn into them: one uninitialised float32
+    ``(n_cases, *shape)`` array per modality, and a uint8 one for the masks."""
+    images = {m: np.empty((n_cases, *shape), np.float32) for m in modalities}
+    return images, np.empty((n_cases, *shape), np.uint8)

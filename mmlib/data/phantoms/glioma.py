@@ -64,7 +64,7 @@ import numpy as np
 
 from mmlib.data.phantoms import lesions, mri
 from mmlib.data.phantoms.anatomy import tissue_maps
-from mmlib.data.phantoms.cohort import PhantomCohort, case_metadata
+from mmlib.data.phantoms.cohort import PhantomCohort, case_metadata, empty_volumes
 from mmlib.data.phantoms.sampling import (
     case_seeds, check_count, check_difficulty, class_conditional, per_case, pulled_means, shuffled_labels,
 )
@@ -180,8 +180,7 @@ def glioma_phantoms(*, n_cases: int = 60, shape: tuple[int, int, int] = (32, 40,
 
     anatomy = tissue_maps(tuple(shape))
     world = anatomy.world_mm()
-    images = {m: np.empty((n_cases, *anatomy.shape), np.float32) for m in MODALITIES}
-    masks = np.empty((n_cases, *anatomy.shape), np.uint8)
+    images, masks = empty_volumes(n_cases, anatomy.shape, MODALITIES)
     rows = []
     for i, case, case_rng in per_case(params, seeds):
         rho, n_junction = _lesion_field(case_rng, anatomy, world, case, junction_p[i])

@@ -32,7 +32,7 @@ import numpy as np
 
 from mmlib.data.phantoms import lesions, mri
 from mmlib.data.phantoms.anatomy import tissue_maps
-from mmlib.data.phantoms.cohort import PhantomCohort, case_metadata
+from mmlib.data.phantoms.cohort import PhantomCohort, case_metadata, empty_volumes
 from mmlib.data.phantoms.sampling import (case_seeds, check_count, check_difficulty, class_conditional, per_case,
                                          shuffled_labels)
 
@@ -83,8 +83,7 @@ def stroke_phantoms(*, n_cases: int = 71, shape: tuple[int, int, int] = (32, 40,
 
     anatomy = tissue_maps(tuple(shape))
     world = anatomy.world_mm()
-    images = {m: np.empty((n_cases, *anatomy.shape), np.float32) for m in MODALITIES}
-    masks = np.empty((n_cases, *anatomy.shape), np.uint8)
+    images, masks = empty_volumes(n_cases, anatomy.shape, MODALITIES)
     rows = []
     for i, case, case_rng in per_case(params, seeds):
         maps, masks[i] = _render(case_rng, anatomy, world, case, side[i])
