@@ -33,11 +33,7 @@ printed with the results. Timing never lives in tests (CONTRIBUTING.md).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
-import sys
 import time
 
 import torch
@@ -48,7 +44,9 @@ from mmlib.papers.guidance.model import GuidanceModel
 from mmlib.papers.guidance.rmc import DARMC, RMC
 from mmlib.papers.guidance.training import guidance_losses, make_optimizer, prepare_stage2
 from mmlib.train.classification import weighted_cross_entropy
-from machine_rates import GIB, matmul_rate, max_rss_gib
+from machine_rates import (GIB, add_share_of_matmul, closing_line, load_average, matmul_rates, matmul_summary,
+                           max_rss_gib)
+from worker_runs import benchmark_arguments, run_worker, seconds_per_step, serve_worker
 
 REFERENCE_SIZE, REFERENCE_BATCH = (32, 40, 32), 4  # the glioma reference runs: phantom grid (D, H, W), batch 4
 MID_SIZE = (64, 96, 96)
@@ -106,8 +104,6 @@ def count_flops(model_name: str, width: float, size, train: bool, batch: int = 1
     return float(counter.get_total_flops())
 
 
-
-
 def worker(cfg: dict) -> dict:
     """Run one configuration in this (fresh) process and return its measurements."""
     torch.manual_seed(0)
@@ -115,26 +111,8 @@ def worker(cfg: dict) -> dict:
     model, x, y = build(cfg["model"], cfg["width"], cfg["size"], cfg["batch"])
     step = step_fn(cfg["model"], model, x, y, cfg["mode"] == "train")
     built = max_rss_gib()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["precision"] == "bf16"):
-        for _ in range(cfg["warmup"]):
-            step()
-        start = time.perf_counter()
-        for _ in range(cfg["steps"]):
-            step()
-        seconds = (time.perf_counter() - start) / cfg["steps"] / cfg["batch"]
+    seconds = seconds_per_step(step, cfg["warmup"], cfg["steps"], cfg["precision"]) / cfg["batch"]
     return {"seconds_per_volume": seconds, "peak_gib": max_rss_gib(), "baseline_gib": baseline, "built_gib": built}
-
-
-def run_config(cfg: dict, timeout: float) -> dict:
-    """Run ``cfg`` in a fresh subprocess, so that its ru_maxrss is its own."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(cfg)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    if done.returncode != 0:
-        return {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def configurations(quick: bool) -> list[dict]:
@@ -173,26 +151,21 @@ def attention_estimates(size, chunks=(1024, 4096)) -> list[str]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: small input, width 0.25, no paper-size rows")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--timeout", type=float, default=400.0, help="seconds allowed per configuration")
-    args = parser.parse_args(argv)
+    args = benchmark_arguments(argv, __doc__, "smoke run: small input, width 0.25, no paper-size rows", 400.0)
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        serve_worker(args.worker, worker)
         return
 
     import pandas as pd
 
     started = time.perf_counter()
-    load_start = os.getloadavg()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; "
-          f"load average at start {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}")
-    peak = {"fp32": [matmul_rate(torch.float32)], "bf16": [matmul_rate(torch.bfloat16)]}
+          f"load average at start {load_average()}")
+    rates_start = matmul_rates()
     rows = []
     for cfg in configurations(args.quick):
         flops = count_flops(cfg["model"], cfg["width"], cfg["size"], cfg["mode"] == "train", cfg["batch"]) / cfg["batch"]
-        res = run_config(cfg, args.timeout)
+        res = run_worker(__file__, cfg, args.timeout)
         row = {"model": cfg["model"], "width": cfg["width"], "batch": cfg["batch"], "input": "x".join(map(str, cfg["size"])),
                "step": "fwd+bwd+Adam" if cfg["mode"] == "train" else "forward", "precision": cfg["precision"],
                "GFLOP/vol": flops / 1e9}
@@ -206,17 +179,13 @@ def main(argv=None) -> None:
         print(f"  done {row['model']:<8} w={cfg['width']:<4} {row['input']:<11} {row['step']:<12} "
               f"{cfg['precision']}: {res.get('seconds_per_volume', float('nan')):.2f} s/vol {res.get('error', '')}",
               flush=True)
-    peak["fp32"].append(matmul_rate(torch.float32))
-    peak["bf16"].append(matmul_rate(torch.bfloat16))
-    rate = {k: sum(v) / len(v) for k, v in peak.items()}
+    rates_end = matmul_rates()
     table = pd.DataFrame(rows)
-    if "GFLOP/s" in table:
-        table["% of mm"] = 100 * table["GFLOP/s"] / table["precision"].map(rate)
-    load_end = os.getloadavg()
+    add_share_of_matmul(table, rates_start, rates_end)
+    load_end = load_average()
 
     print()
-    print(f"dense torch.mm 2048x2048: fp32 {peak['fp32'][0]:.0f} -> {peak['fp32'][1]:.0f} GFLOP/s, "
-          f"bf16 {peak['bf16'][0]:.0f} -> {peak['bf16'][1]:.0f} GFLOP/s (start -> end; the mean is the reference)")
+    print(matmul_summary(rates_start, rates_end))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print()
@@ -230,9 +199,7 @@ def main(argv=None) -> None:
             print(f"  measured: DA_RMC ('hw') forward at the paper's size, {r['precision']}: peak RSS "
                   f"{r['peak RSS GiB']:.2f} GiB -> {fits} 24 GiB")
     print()
-    print(f"load average at end {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f} "
-          f"(other processes share the CPU: rates scale with the share this run got); "
-          f"wall time {time.perf_counter() - started:.0f} s")
+    print(closing_line(load_end, started))
 
 
 if __name__ == "__main__":

@@ -32,11 +32,7 @@ lives in tests (CONTRIBUTING.md).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
-import sys
 import time
 
 import torch
@@ -45,7 +41,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from mmlib.papers.m3.features import pooled_features
 from mmlib.papers.m3.medicalnet import PAPER_SPATIAL_SIZE, MedicalNetSegmentation
 from mmlib.papers.m3.training import logits_at, seg_loss
-from machine_rates import matmul_rate, max_rss_gib
+from machine_rates import add_share_of_matmul, closing_line, load_average, matmul_rates, matmul_summary, max_rss_gib
+from worker_runs import benchmark_arguments, run_worker, seconds_per_step, serve_worker
 
 REFERENCE_SIZE, REFERENCE_BATCH, REFERENCE_WIDTH = (40, 48, 40), 4, 0.25  # the reference runs' (D, H, W), batch, width
 QUICK_SIZE = (32, 40, 32)
@@ -92,34 +89,14 @@ def count_flops(width: float, size, batch: int, mode: str) -> float:
     return float(counter.get_total_flops())
 
 
-
-
 def worker(cfg: dict) -> dict:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     baseline = max_rss_gib()
     net, x, mask = build(cfg["width"], cfg["size"], cfg["batch"])
     step = step_fn(net, x, mask, cfg["mode"])
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["precision"] == "bf16"):
-        for _ in range(cfg["warmup"]):
-            step()
-        start = time.perf_counter()
-        for _ in range(cfg["steps"]):
-            step()
-        seconds = (time.perf_counter() - start) / cfg["steps"] / cfg["batch"]
+    seconds = seconds_per_step(step, cfg["warmup"], cfg["steps"], cfg["precision"]) / cfg["batch"]
     return {"seconds_per_volume": seconds, "peak_gib": max_rss_gib(), "baseline_gib": baseline}
-
-
-def run_config(cfg: dict, timeout: float) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(cfg)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    if done.returncode != 0:
-        return {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def configurations(quick: bool) -> list[dict]:
@@ -134,27 +111,22 @@ def configurations(quick: bool) -> list[dict]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: small input, no paper-size rows")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per configuration")
-    args = parser.parse_args(argv)
+    args = benchmark_arguments(argv, __doc__, "smoke run: small input, no paper-size rows", 900.0)
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        serve_worker(args.worker, worker)
         return
 
     import pandas as pd
 
     torch.set_num_threads(1)
     started = time.perf_counter()
-    load_start = os.getloadavg()
     print(f"torch {torch.__version__}, 1 thread per process, {os.cpu_count()} CPUs; "
-          f"load average at start {load_start[0]:.2f} {load_start[1]:.2f} {load_start[2]:.2f}", flush=True)
-    peak = {"fp32": [matmul_rate(torch.float32)], "bf16": [matmul_rate(torch.bfloat16)]}
+          f"load average at start {load_average()}", flush=True)
+    rates_start = matmul_rates()
     rows = []
     for cfg in configurations(args.quick):
         flops = count_flops(cfg["width"], cfg["size"], cfg["batch"], cfg["mode"]) / cfg["batch"]
-        res = run_config(cfg, args.timeout)
+        res = run_worker(__file__, cfg, args.timeout, one_thread=True)
         row = {"width": cfg["width"], "batch": cfg["batch"], "input": "x".join(map(str, cfg["size"])),
                "step": "fwd+bwd+Adam" if cfg["mode"] == "train" else "features (fwd)", "precision": cfg["precision"],
                "GFLOP/vol": flops / 1e9}
@@ -167,16 +139,12 @@ def main(argv=None) -> None:
         rows.append(row)
         print(f"  done w={cfg['width']:<4} {row['input']:<11} {row['step']:<14} {cfg['precision']}: "
               f"{res.get('seconds_per_volume', float('nan')):.3f} s/vol {res.get('error', '')}", flush=True)
-    peak["fp32"].append(matmul_rate(torch.float32))
-    peak["bf16"].append(matmul_rate(torch.bfloat16))
-    rate = {k: sum(v) / len(v) for k, v in peak.items()}
+    rates_end = matmul_rates()
     table = pd.DataFrame(rows)
-    if "GFLOP/s" in table:
-        table["% of mm"] = 100 * table["GFLOP/s"] / table["precision"].map(rate)
-    load_end = os.getloadavg()
+    add_share_of_matmul(table, rates_start, rates_end)
+    load_end = load_average()
     print()
-    print(f"dense torch.mm 2048x2048, one thread: fp32 {peak['fp32'][0]:.0f} -> {peak['fp32'][1]:.0f} GFLOP/s, "
-          f"bf16 {peak['bf16'][0]:.0f} -> {peak['bf16'][1]:.0f} GFLOP/s (start -> end; the mean is the reference)")
+    print(matmul_summary(rates_start, rates_end, ", one thread"))
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     train = table[(table["step"] == "fwd+bwd+Adam") & (table["precision"] == "bf16")]
@@ -184,9 +152,8 @@ def main(argv=None) -> None:
         per_epoch = float(train["s/vol"].iloc[0])
         print(f"\nA 5-fold tumour reference table (3 modalities x 5 folds x 40 epochs x 64 training volumes) is "
               f"{3 * 5 * 40 * 64 * per_epoch / 60:.0f} min of bf16 training steps at this rate, on one idle core.")
-    print(f"\nload average at end {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f} "
-          f"(other processes share the CPU: rates scale with the share this run got); "
-          f"wall time {time.perf_counter() - started:.0f} s")
+    print()
+    print(closing_line(load_end, started))
 
 
 if __name__ == "__main__":

@@ -36,11 +36,7 @@ results. Timing never lives in tests (CONTRIBUTING.md).
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
-import sys
 import time
 
 import torch
@@ -54,7 +50,9 @@ from mmlib.papers.masan.paper import PAPER_FMRI_SHAPE, PAPER_T1_SHAPE, PAPER_TIM
 from mmlib.papers.masan.patches import to_patches
 from mmlib.papers.masan.training import masan_losses
 from mmlib.train.classification import class_weights
-from machine_rates import GIB, matmul_rate, max_rss_gib
+from machine_rates import (GIB, add_share_of_matmul, closing_line, load_average, matmul_rates, matmul_summary,
+                           max_rss_gib)
+from worker_runs import benchmark_arguments, run_worker, seconds_per_step, serve_worker
 
 CPU = {"t1": (32, 40, 32), "fmri": (16, 20, 16), "window": 48, "width": 0.125, "hfcn_patch": 8, "hfcn_width": 0.25,
        "batch": 8}
@@ -127,8 +125,6 @@ def training_memory_gib(model: str, size: dict) -> float:
     return (activation_bytes(net, *inputs) + 4 * 4 * params) / GIB
 
 
-
-
 def batched_vs_loop(size: dict, width: float, repeats: int) -> dict:
     """Seconds of one forward + backward of the batched sPM and of a loop over its 64 one-patch modules."""
     torch.manual_seed(0)
@@ -143,14 +139,7 @@ def batched_vs_loop(size: dict, width: float, repeats: int) -> dict:
     def loop():
         sum(m(patches[:, j:j + 1])["recon"].square().mean() for j, m in enumerate(singles)).backward()
 
-    timings = {}
-    for name, fn in (("batched", batched), ("loop", loop)):
-        fn()
-        start = time.perf_counter()
-        for _ in range(repeats):
-            fn()
-        timings[name] = (time.perf_counter() - start) / repeats
-    return timings
+    return {name: seconds_per_step(fn, 1, repeats, "fp32") for name, fn in (("batched", batched), ("loop", loop))}
 
 
 def worker(cfg: dict) -> dict:
@@ -162,27 +151,8 @@ def worker(cfg: dict) -> dict:
     baseline = max_rss_gib()
     net, batch = build(cfg["model"], cfg["size"])
     step = step_fn(cfg["model"], net, batch, cfg["mode"] == "train")
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg["precision"] == "bf16"):
-        for _ in range(cfg["warmup"]):
-            step()
-        start = time.perf_counter()
-        for _ in range(cfg["steps"]):
-            step()
-        seconds = (time.perf_counter() - start) / cfg["steps"] / cfg["size"]["batch"]
+    seconds = seconds_per_step(step, cfg["warmup"], cfg["steps"], cfg["precision"]) / cfg["size"]["batch"]
     return {"seconds_per_subject": seconds, "peak_gib": max_rss_gib(), "baseline_gib": baseline}
-
-
-def run_config(cfg: dict, timeout: float) -> dict:
-    """Run ``cfg`` in a fresh subprocess (one thread), so that its ru_maxrss is its own."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(cfg)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    if done.returncode != 0:
-        return {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def configurations(quick: bool) -> list[dict]:
@@ -203,31 +173,26 @@ def configurations(quick: bool) -> list[dict]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: small inputs, no paper-size rows")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds allowed per configuration")
-    args = parser.parse_args(argv)
+    args = benchmark_arguments(argv, __doc__, "smoke run: small inputs, no paper-size rows", 900.0)
     if args.worker:
-        print(json.dumps(worker(json.loads(args.worker))))
+        serve_worker(args.worker, worker)
         return
 
     import pandas as pd
 
     torch.set_num_threads(1)
     started = time.perf_counter()
-    load = os.getloadavg()
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB
     print(f"torch {torch.__version__}, 1 thread of {os.cpu_count()} CPUs, {memory_gib:.0f} GiB; "
-          f"load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
-    peak = {"fp32": [matmul_rate(torch.float32)], "bf16": [matmul_rate(torch.bfloat16)]}
+          f"load average at start {load_average()}", flush=True)
+    rates_start = matmul_rates()
     rows = []
     for cfg in configurations(args.quick):
         train = cfg["mode"] == "train"
         flops = count_flops(cfg["model"], cfg["size"], train) / cfg["size"]["batch"]
         row = {"size": cfg["label"], "model": cfg["model"], "batch": cfg["size"]["batch"],
                "step": "fwd+bwd+Adam" if train else "forward", "precision": cfg["precision"], "GFLOP/subj": flops / 1e9}
-        res = run_config(cfg, args.timeout)
+        res = run_worker(__file__, cfg, args.timeout, one_thread=True)
         if "error" in res:
             row["error"] = res["error"]
         else:
@@ -240,25 +205,22 @@ def main(argv=None) -> None:
     loops = []
     for label, size, width in ([("quick", QUICK, 0.125)] if args.quick else [("CPU default", CPU, 0.125),
                                                                             ("CPU default", CPU, 0.25)]):
-        res = run_config({"mode": "loop", "size": size, "width": width, "steps": 2 if args.quick else 4}, args.timeout)
+        res = run_worker(__file__, {"mode": "loop", "size": size, "width": width, "steps": 2 if args.quick else 4},
+                         args.timeout, one_thread=True)
         if "error" not in res:
             loops.append({"size": label, "sPM width": width, "batch": size["batch"], "batched s": res["batched"],
                           "loop of 64 s": res["loop"], "speed-up": res["loop"] / res["batched"]})
-    peak["fp32"].append(matmul_rate(torch.float32))
-    peak["bf16"].append(matmul_rate(torch.bfloat16))
-    rate = {k: sum(v) / len(v) for k, v in peak.items()}
+    rates_end = matmul_rates()
     table = pd.DataFrame(rows)
-    if "GFLOP/s" in table:
-        table["% of mm"] = 100 * table["GFLOP/s"] / table["precision"].map(rate)
+    add_share_of_matmul(table, rates_start, rates_end)
     memory = {f"{model} at {label}": training_memory_gib(model, size)
               for label, size in ([("quick", QUICK)] if args.quick else [("CPU default (batch 8)", CPU),
                                                                            ("paper size (batch 1)", PAPER)])
               for model in ("MASAN", "HFCN")}
-    load = os.getloadavg()
+    load_end = load_average()
 
     print()
-    print(f"dense torch.mm 2048x2048, one thread: fp32 {peak['fp32'][0]:.0f} -> {peak['fp32'][1]:.0f} GFLOP/s, "
-          f"bf16 {peak['bf16'][0]:.0f} -> {peak['bf16'][1]:.0f} GFLOP/s (start -> end; the mean is the reference)")
+    print(matmul_summary(rates_start, rates_end, ", one thread"))
     with pd.option_context("display.width", 220, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         print()
@@ -269,8 +231,7 @@ def main(argv=None) -> None:
     for name, gib in memory.items():
         print(f"  {name:<34} {gib:8.2f} GiB")
     print()
-    print(f"load average at end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (other processes share the CPU: rates "
-          f"scale with the share this run got); wall time {time.perf_counter() - started:.0f} s")
+    print(closing_line(load_end, started))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from mmlib.config import REPO_ROOT
+from myst_pages import myst_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,18 +32,8 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 
-PAGE = textwrap.dedent(
+PAGE = myst_page(textwrap.dedent(
     """\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
     # Plot check
 
     ```{code-cell} ipython3
@@ -51,7 +42,7 @@ PAGE = textwrap.dedent(
     go.Figure(go.Scatter(x=[0, 1, 2], y=[2, 0, 1], name="mmlib-check")).show()
     ```
     """
-)
+))
 
 
 def chromium() -> str:

@@ -25,20 +25,11 @@ from mmlib.runs import (
     run_folds,
 )
 from mmlib.runs.cli import main, parse_folds, parse_param
+from myst_pages import myst_page
 
 # A chapter that sleeps briefly, counts its executions in a file, and records a
 # metric and predictions computed from (seed, fold).
-TINY_CHAPTER = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
+TINY_CHAPTER = myst_page("""\
 
 # Tiny chapter
 
@@ -70,7 +61,7 @@ record_fold_result(
     case_ids=[f"case-{fold}-{i}" for i in range(8)],
 )
 ```
-"""
+""")
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
+from mmlib.data.io import read_csv
 from mmlib.errors import DataError
 
 N_ROIS = 116
@@ -60,7 +61,7 @@ def load_abide_timeseries(root: str | os.PathLike) -> tuple[list[np.ndarray], pd
         raise DataError(functional, "time-series folder does not exist")
     roi_names = _read_roi_names(roi_csv)
 
-    phenotype = _read_csv(phenotype_csv)
+    phenotype = read_csv(phenotype_csv)
     for column in ("SUB_ID", "SITE_ID", "DX_GROUP"):
         if column not in phenotype.columns:
             raise DataError(phenotype_csv, f"missing column {column!r}")
@@ -131,16 +132,8 @@ def functional_connectivity(timeseries: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """``pd.read_csv``, with a malformed or unreadable file raised as a DataError naming it."""
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError
-        raise DataError(path, f"cannot read CSV: {exc}") from None
-
-
 def _read_roi_names(path: Path) -> list[str]:
-    table = _read_csv(path)
+    table = read_csv(path)
     if "name" not in table.columns:
         raise DataError(path, "missing column 'name'")
     if len(table) != N_ROIS:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mmlib.data.io import check_label_map, load_case_volumes
+from mmlib.data.io import check_label_map, load_case_volumes, read_csv
 from mmlib.errors import DataError, ParameterError
 
 #: Canonical modality keys, in the order used throughout the book.
@@ -161,10 +161,7 @@ def _discover_flat(root: Path) -> list[BratsCase]:
 
 
 def _read_label_csv(csv: Path, required: Sequence[str]) -> pd.DataFrame:
-    try:
-        table = pd.read_csv(csv, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(csv, f"cannot read CSV: {exc}") from None
+    table = read_csv(csv, dtype=str, keep_default_na=False)
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise DataError(csv, f"missing column(s) {missing}; found {list(table.columns)}")

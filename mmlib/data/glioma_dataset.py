@@ -40,10 +40,8 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Sequence
 
-import nibabel as nib
 import numpy as np
 import torch
 from monai.data import CacheDataset, DataLoader
@@ -54,6 +52,7 @@ from mmlib.config import shown_path
 from mmlib.data.brats import discover_brats
 from mmlib.data.phantoms import glioma_phantoms
 from mmlib.data.transforms import array_transforms, volume_transforms
+from mmlib.data.volume_checks import check_volume_arrays, check_volume_files, checked_spatial_size, holds_arrays
 from mmlib.errors import DataError, ParameterError
 
 logger = logging.getLogger(__name__)
@@ -181,7 +180,7 @@ class GliomaVolumes(CacheDataset):
         seed: int = 0,
     ):
         self.modalities = _checked_modalities(modalities)
-        self.spatial_size = _checked_size(spatial_size)
+        self.spatial_size = checked_spatial_size(spatial_size)
         if fit not in _FITS:
             raise ParameterError(f"fit={fit!r} must be one of {list(_FITS)}")
         if augment not in AUGMENTATIONS:
@@ -192,7 +191,7 @@ class GliomaVolumes(CacheDataset):
             raise ParameterError("GliomaVolumes needs at least one case")
         load_seg = with_seg or fit == "lesion"
         keys = list(self.modalities) + (["seg"] if load_seg else [])
-        in_memory = _source_kind(cases, keys)
+        in_memory = holds_arrays(cases, keys, "GliomaVolumes")
         items = [_checked_case(case, self.modalities, load_seg, in_memory) for case in cases]
         self.train, self.augment, self.fit, self.in_memory = bool(train), augment, fit, in_memory
         self.case_ids = [item["case_id"] for item in items]
@@ -308,23 +307,6 @@ def _checked_modalities(modalities: Sequence[str]) -> tuple[str, ...]:
     return modalities
 
 
-def _checked_size(spatial_size: Sequence[int] | None) -> tuple[int, int, int] | None:
-    if spatial_size is None:
-        return None
-    size = tuple(spatial_size)
-    if len(size) != 3 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
-        raise ParameterError(f"spatial_size={spatial_size!r} must be three positive integers (D, H, W)")
-    return tuple(int(s) for s in size)
-
-
-def _source_kind(cases: Sequence[dict], keys: Sequence[str]) -> bool:
-    """True when the cases hold arrays, False when they hold file paths; a mixture is refused."""
-    kinds = {isinstance(case.get(key), np.ndarray) for case in cases for key in keys if case.get(key) is not None}
-    if len(kinds) > 1:
-        raise ParameterError("cases mix in-memory arrays and file paths; build one GliomaVolumes per source")
-    return kinds == {True}
-
-
 def _checked_case(case: dict, modalities: Sequence[str], with_seg: bool, in_memory: bool) -> dict:
     """The item for the transforms (only the keys they need), after the module's bad-input checks."""
     case_id = str(case.get("case_id", "a case without case_id"))
@@ -337,46 +319,5 @@ def _checked_case(case: dict, modalities: Sequence[str], with_seg: bool, in_memo
             raise DataError(case_id, f"case {what}; it holds {sorted(k for k in case if case[k] is not None)}. "
                                      f"Choose modalities= from what every case has (Table VII trains per subset)")
     volumes = {key: case[key] for key in keys}
-    (_check_arrays if in_memory else _check_files)(case_id, volumes)
+    (check_volume_arrays if in_memory else check_volume_files)(case_id, volumes)
     return {"case_id": case_id, "label": int(case["label"]), **volumes}
-
-
-def _check_arrays(case_id: str, arrays: dict[str, np.ndarray]) -> None:
-    """Arrays: 3-D, finite, one shape for every modality and the mask (hand-written check)."""
-    ref = None
-    for key, array in arrays.items():
-        if array.ndim != 3:
-            raise DataError(case_id, f"{key!r} has shape {array.shape}, expected a 3-D (x, y, z) volume")
-        if key != "seg" and not np.all(np.isfinite(array)):
-            raise DataError(case_id, f"{key!r} holds {int(np.size(array) - np.isfinite(array).sum())} NaN/inf voxels")
-        if ref is None:
-            ref = key
-        elif array.shape != arrays[ref].shape:
-            raise DataError(case_id, f"{key!r} has shape {array.shape} but {ref!r} has shape {arrays[ref].shape}")
-
-
-def _check_files(case_id: str, paths: dict[str, str | os.PathLike], atol: float = 1e-3) -> None:
-    """Files: present, and one shape and affine for all, read from the NIfTI headers only (nibabel).
-
-    Hand-written: :func:`mmlib.data.io.load_case_volumes` makes the same check but
-    reads every voxel; here MONAI's ``LoadImaged`` reads the voxels later.
-    """
-    ref = None
-    for key, path in paths.items():
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(path, f"case {case_id}: {key!r} file does not exist")
-        try:
-            header = nib.load(path)
-        except (OSError, EOFError, ValueError, nib.filebasedimages.ImageFileError) as exc:
-            raise DataError(path, f"case {case_id}: cannot read the NIfTI header of {key!r}: {exc}") from None
-        if ref is None:
-            ref = (key, path, header.shape, header.affine)
-            continue
-        ref_key, ref_path, ref_shape, ref_affine = ref
-        if header.shape != ref_shape:
-            raise DataError(path, f"case {case_id}: {key!r} has shape {header.shape} but {ref_key!r} "
-                                  f"({ref_path}) has shape {ref_shape}")
-        if not np.allclose(header.affine, ref_affine, atol=atol):
-            raise DataError(path, f"case {case_id}: {key!r} has another voxel grid (affine) than {ref_key!r} "
-                                  f"({ref_path})")

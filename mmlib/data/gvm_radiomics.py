@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mmlib.data.io import read_csv
 from mmlib.errors import DataError
 
 #: The file of the shared copy, inside the dataset folder.
@@ -62,10 +63,7 @@ def load_gvm_radiomics(root: str | os.PathLike) -> tuple[pd.DataFrame, pd.Series
     path = Path(root) / FILE
     if not path.is_file():
         raise DataError(path, "the glioblastoma-vs-metastasis radiomics table does not exist")
-    try:
-        table = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(path, f"cannot read CSV: {exc}") from None
+    table = read_csv(path)
     for column in ("source_row", "Label"):
         if column not in table.columns:
             raise DataError(path, f"missing column {column!r}")

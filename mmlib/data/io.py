@@ -1,11 +1,11 @@
-"""Safe readers for NIfTI volumes, masks and 2-D images, plus checksum helpers.
+"""Safe readers for NIfTI volumes, masks, 2-D images and CSV tables, plus checksum helpers.
 
 Every failure (missing file, truncated or corrupt file, non-finite voxels,
 modalities that do not line up, an empty mask, a colour image where a grey one
 is expected) raises :class:`mmlib.errors.DataError` whose message names the file
 and the problem. Nothing is silently repaired.
 
-Reading is done by nibabel (NIfTI) and Pillow (PNG/JPEG); the colour transform by
+Reading is done by nibabel (NIfTI), Pillow (PNG/JPEG) and pandas (CSV); the colour transform by
 scikit-image. What is hand-written here is only the checking.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from skimage.color import rgb2ypbpr, ypbpr2rgb
 
@@ -25,6 +26,15 @@ from mmlib.errors import DataError, ParameterError
 
 _NIFTI_READ_ERRORS = (OSError, EOFError, ValueError, zlib.error, nib.filebasedimages.ImageFileError)
 _IMAGE_READ_ERRORS = (OSError, SyntaxError, ValueError, UnidentifiedImageError)
+
+
+def read_csv(path: str | os.PathLike, *, what: str = "CSV", **options) -> pd.DataFrame:
+    """``pd.read_csv(path, **options)``, with a malformed or unreadable file raised as a
+    :class:`~mmlib.errors.DataError` naming it: ``"<path>: cannot read <what>: <reason>"``."""
+    try:
+        return pd.read_csv(path, **options)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError
+        raise DataError(path, f"cannot read {what}: {exc}") from None
 
 
 def load_nifti(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mmlib.data.io import load_png
+from mmlib.data.io import load_png, read_csv
 from mmlib.errors import DataError
 
 #: Slice views and their file suffixes.
@@ -49,10 +49,7 @@ def load_oasis_slices(root: str | os.PathLike) -> pd.DataFrame:
         raise DataError(csv, "file does not exist")
     if not slice_dir.is_dir():
         raise DataError(slice_dir, "slice folder does not exist")
-    try:
-        table = pd.read_csv(csv)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(csv, f"cannot read CSV: {exc}") from None
+    table = read_csv(csv)
     missing_columns = [c for c in ("ID", "M/F", "Age", "MMSE", "CDR") if c not in table.columns]
     if missing_columns:
         raise DataError(csv, f"missing column(s) {missing_columns}")

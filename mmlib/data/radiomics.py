@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mmlib.data.io import read_csv
 from mmlib.errors import DataError
 
 _TABLE_PATTERN = re.compile(r"grades_(?P<table>[a-z0-9]+_label[0-9])_.*radiomics\.csv$")
@@ -110,10 +111,7 @@ def _label(value: int) -> str:
 
 
 def _read_table(path: Path) -> tuple[pd.DataFrame, pd.Series]:
-    try:
-        table = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(path, f"cannot read CSV: {exc}") from None
+    table = read_csv(path)
     for column in ("Brats17ID", "Grade"):
         if column not in table.columns:
             raise DataError(path, f"missing column {column!r}")

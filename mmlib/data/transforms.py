@@ -37,20 +37,30 @@ from mmlib.errors import ParameterError
 MODALITIES = ("t1", "t1ce", "t2", "flair")
 
 
-def _spatial_steps(
+def preparation_steps(
     image_keys: Sequence[str],
-    mask_keys: Sequence[str],
-    train: bool,
-    spatial_size,
-    flip_prob: float,
-    rotate_deg: float,
-    scale_range: tuple[float, float],
-    affine_prob: float,
-    lower: float,
-    upper: float,
-    lesion_crop=None,
+    mask_keys: Sequence[str] = (),
+    *,
+    train: bool = False,
+    spatial_size: Sequence[int] | None = None,
+    flip_prob: float = 0.25,
+    rotate_deg: float = 10.0,
+    scale_range: tuple[float, float] = (0.9, 1.2),
+    lower: float = 0.5,
+    upper: float = 99.5,
+    affine_prob: float = 1.0,
+    lesion_crop: Sequence[int] | None = None,
 ) -> list:
-    """Percentile rescale, the optional lesion-centred crop, then (training only) flip and affine, then pad/crop."""
+    """The steps after loading, shared by :func:`volume_transforms` and :func:`array_transforms`, on channel-first
+    RAS volumes.
+
+    ``ScaleIntensityRangePercentilesd(lower, upper)`` to [0, 1] (images only) -> with ``lesion_crop`` (RAS voxels):
+    the first mask key's foreground box (``CropForegroundd``) resampled to that size (``Resized``, area averaging;
+    nearest for masks), so every lesion fills the box alike (a CPU-sized option that reads the mask at test time
+    too, as AGG does) -> for ``train``: ``RandFlipd`` (left-right, ``flip_prob``) and ``RandAffined`` (rotation
+    within +-``rotate_deg`` about each axis, a scale factor drawn from ``scale_range`` per axis, applied with
+    ``affine_prob``; the paper applies it to every volume) -> ``ResizeWithPadOrCropd(spatial_size)`` when given.
+    """
     if not 0.0 <= lower < upper <= 100.0:
         raise ParameterError(f"percentiles must satisfy 0 <= lower < upper <= 100, got {lower}, {upper}")
     if not (0.0 <= flip_prob <= 1.0 and 0.0 <= affine_prob <= 1.0):
@@ -88,31 +98,13 @@ def _spatial_steps(
     return steps
 
 
-def volume_transforms(
-    keys: Sequence[str] = MODALITIES,
-    train: bool = False,
-    spatial_size: Sequence[int] | None = None,
-    flip_prob: float = 0.25,
-    rotate_deg: float = 10.0,
-    scale_range: tuple[float, float] = (0.9, 1.2),
-    lower: float = 0.5,
-    upper: float = 99.5,
-    mask_keys: Sequence[str] = (),
-    affine_prob: float = 1.0,
-    lesion_crop: Sequence[int] | None = None,
-) -> Compose:
+def volume_transforms(keys: Sequence[str] = MODALITIES, mask_keys: Sequence[str] = (), **options) -> Compose:
     """Load NIfTI files named by ``keys`` (and ``mask_keys``) and prepare them as in the guidance paper.
 
     Steps: ``LoadImaged`` -> ``EnsureChannelFirstd`` -> ``Orientationd("RAS")``
-    -> ``ScaleIntensityRangePercentilesd(lower, upper)`` to [0, 1] (images only)
-    -> for ``train``: ``RandFlipd`` (left-right, ``flip_prob``) and ``RandAffined``
-    (rotation within +-``rotate_deg`` about each axis, a scale factor drawn
-    from ``scale_range`` per axis, applied with ``affine_prob``; the paper applies
-    it to every volume) -> ``ResizeWithPadOrCropd(spatial_size)`` when given.
-    ``lesion_crop`` (RAS voxels) inserts, after the rescale, the first mask key's
-    foreground box (``CropForegroundd``) resampled to that size (``Resized``, area
-    averaging; nearest for masks), so every lesion fills the box alike: a
-    CPU-sized option that reads the mask at test time too, as AGG does.
+    -> :func:`preparation_steps`, whose keyword arguments ``options`` are (``train``,
+    ``spatial_size``, ``flip_prob``, ``rotate_deg``, ``scale_range``, ``lower``,
+    ``upper``, ``affine_prob``, ``lesion_crop``).
     Call ``.set_random_state(seed)`` on the result for reproducible augmentation.
     """
     all_keys = list(keys) + list(mask_keys)
@@ -122,35 +114,21 @@ def volume_transforms(
             EnsureChannelFirstd(all_keys),
             # labels=None: read the axes from the image's own space (MONAI 1.6's coming default).
             Orientationd(all_keys, axcodes="RAS", labels=None),
-            *_spatial_steps(keys, mask_keys, train, spatial_size, flip_prob, rotate_deg, scale_range,
-                            affine_prob, lower, upper, lesion_crop),
+            *preparation_steps(keys, mask_keys, **options),
         ]
     )
 
 
-def array_transforms(
-    keys: Sequence[str] = MODALITIES,
-    train: bool = False,
-    spatial_size: Sequence[int] | None = None,
-    flip_prob: float = 0.25,
-    rotate_deg: float = 10.0,
-    scale_range: tuple[float, float] = (0.9, 1.2),
-    lower: float = 0.5,
-    upper: float = 99.5,
-    mask_keys: Sequence[str] = (),
-    affine_prob: float = 1.0,
-    lesion_crop: Sequence[int] | None = None,
-) -> Compose:
+def array_transforms(keys: Sequence[str] = MODALITIES, mask_keys: Sequence[str] = (), **options) -> Compose:
     """:func:`volume_transforms` for in-memory 3D arrays (e.g. the phantoms), already in RAS order.
 
     Starts with ``EnsureChannelFirstd(channel_dim="no_channel")`` instead of
-    loading and reorienting; the rest is identical.
+    loading and reorienting; the rest (:func:`preparation_steps`, with ``options``) is identical.
     """
     all_keys = list(keys) + list(mask_keys)
     return Compose(
         [
             EnsureChannelFirstd(all_keys, channel_dim="no_channel"),
-            *_spatial_steps(keys, mask_keys, train, spatial_size, flip_prob, rotate_deg, scale_range,
-                            affine_prob, lower, upper, lesion_crop),
+            *preparation_steps(keys, mask_keys, **options),
         ]
     )

@@ -34,13 +34,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 from nilearn import datasets
 
 from mmlib.data.phantoms import mri
 from mmlib.data.phantoms.anatomy import tissue_maps
-from mmlib.data.phantoms.cohort import PhantomCohort
-from mmlib.data.phantoms.sampling import case_seeds, check_count, check_difficulty, class_conditional, shuffled_labels
+from mmlib.data.phantoms.cohort import PhantomCohort, case_metadata
+from mmlib.data.phantoms.sampling import (case_seeds, check_count, check_difficulty, class_conditional, per_case,
+                                         shuffled_labels)
 from mmlib.errors import ParameterError
 
 #: Class shares of the MASAN cohort (Zong et al., Sec. 4.1).
@@ -91,18 +91,13 @@ def alzheimer_phantoms(*, n_cases: int = 60, t1_shape: tuple[int, int, int] = (3
     spread, network_of = _network_blur(tuple(fmri_shape))
     t1 = np.empty((n_cases, *anatomy.shape), np.float32)
     fmri = np.empty((n_cases, n_timepoints, *epi.shape), np.float32)
-    for i in range(n_cases):
-        case = {name: float(values[i]) for name, values in params.items()}
-        case_rng = np.random.default_rng(seeds[i])
+    for i, case, case_rng in per_case(params, seeds):
         t1[i] = mri.bias_field(_t1_signal(anatomy, bumps, case)[None], seeds[i])[0]
         fmri[i] = _fmri(case_rng, epi, spread, network_of, case, n_timepoints)
     t1 = mri.rician_noise(t1, seed + 1000, 0.03)
     fmri = mri.gaussian_noise(fmri, seed + 2000, THERMAL_NOISE)  # Rician ~ Gaussian at EPI's SNR
     case_ids = [f"adni-{i:04d}" for i in range(n_cases)]
-    metadata = pd.DataFrame({name: values for name, values in params.items()})
-    metadata.insert(0, "class_name", [classes[k] for k in labels])
-    metadata.insert(0, "label", labels)
-    metadata.insert(0, "case_id", case_ids)
+    metadata = case_metadata(params, case_ids, labels, classes)
     return PhantomCohort(images={"t1": t1, "fmri": fmri}, masks=None, labels=labels, class_names=list(classes),
                          case_ids=case_ids, affine=anatomy.affine.copy(), metadata=metadata,
                          modality_affines={"fmri": epi.affine.copy()}, repetition_time=REPETITION_TIME)

@@ -21,6 +21,7 @@ import gzip
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import nibabel as nib
 import numpy as np
@@ -130,3 +131,21 @@ def _write_nifti(path: Path, data: np.ndarray, affine: np.ndarray, repetition_ti
         img.header.set_xyzt_units("mm", "sec")
     with atomic.atomic_path(path) as tmp:
         tmp.write_bytes(gzip.compress(img.to_bytes(), compresslevel=1))
+
+
+def case_metadata(columns, case_ids: Sequence[str], labels: np.ndarray, class_names: Sequence[str]) -> pd.DataFrame:
+    """A cohort's per-case table: ``case_id``, ``label`` and ``class_name`` first, then ``columns`` (one dict per
+    case, or a mapping of column name to values, as :class:`pandas.DataFrame` takes them)."""
+    metadata = pd.DataFrame(columns)
+    metadata.insert(0, "class_name", [class_names[k] for k in labels])
+    metadata.insert(0, "label", labels)
+    metadata.insert(0, "case_id", case_ids)
+    return metadata
+
+
+def empty_volumes(n_cases: int, shape: tuple[int, ...],
+                  modalities: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A cohort's image and mask arrays before its cases are drawn into them: one uninitialised float32
+    ``(n_cases, *shape)`` array per modality, and a uint8 one for the masks."""
+    images = {m: np.empty((n_cases, *shape), np.float32) for m in modalities}
+    return images, np.empty((n_cases, *shape), np.uint8)

@@ -61,13 +61,12 @@ one bias field per case shared by its four sequences, Rician noise (sd 0.03).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from mmlib.data.phantoms import lesions, mri
 from mmlib.data.phantoms.anatomy import tissue_maps
-from mmlib.data.phantoms.cohort import PhantomCohort
+from mmlib.data.phantoms.cohort import PhantomCohort, case_metadata, empty_volumes
 from mmlib.data.phantoms.sampling import (
-    case_seeds, check_count, check_difficulty, class_conditional, pulled_means, shuffled_labels,
+    case_seeds, check_count, check_difficulty, class_conditional, per_case, pulled_means, shuffled_labels,
 )
 from mmlib.errors import ParameterError
 
@@ -181,12 +180,9 @@ def glioma_phantoms(*, n_cases: int = 60, shape: tuple[int, int, int] = (32, 40,
 
     anatomy = tissue_maps(tuple(shape))
     world = anatomy.world_mm()
-    images = {m: np.empty((n_cases, *anatomy.shape), np.float32) for m in MODALITIES}
-    masks = np.empty((n_cases, *anatomy.shape), np.uint8)
+    images, masks = empty_volumes(n_cases, anatomy.shape, MODALITIES)
     rows = []
-    for i in range(n_cases):
-        case = {name: float(values[i]) for name, values in params.items()}
-        case_rng = np.random.default_rng(seeds[i])
+    for i, case, case_rng in per_case(params, seeds):
         rho, n_junction = _lesion_field(case_rng, anatomy, world, case, junction_p[i])
         shifts = ({m: FACTOR_SIGNAL[m][1] + FACTOR_SIGNAL[m][0] * (case[f"z_{m}"] - sizes[m] / 2)
                    for m in MODALITIES if m != "t1ce"} if factors else {})
@@ -202,10 +198,7 @@ def glioma_phantoms(*, n_cases: int = 60, shape: tuple[int, int, int] = (32, 40,
         images[modality] = mri.rician_noise(images[modality], seed + 1000 * (j + 1), NOISE_SIGMA)
     prefix = "glioma" if task == "grade" else "tumour"
     case_ids = [f"{prefix}-{i:04d}" for i in range(n_cases)]
-    metadata = pd.DataFrame(rows)
-    metadata.insert(0, "class_name", [spec["class_names"][k] for k in labels])
-    metadata.insert(0, "label", labels)
-    metadata.insert(0, "case_id", case_ids)
+    metadata = case_metadata(rows, case_ids, labels, spec["class_names"])
     return PhantomCohort(images=images, masks=masks, labels=labels, class_names=list(spec["class_names"]),
                          case_ids=case_ids, affine=anatomy.affine.copy(), metadata=metadata,
                          mask_labels=dict(MASK_LABELS))

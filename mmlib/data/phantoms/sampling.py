@@ -1,4 +1,4 @@
-"""Seeded draws shared by the phantom generators: class counts and class-conditional parameters.
+"""Seeded draws shared by the phantom generators: class counts, class-conditional parameters and each case's draws.
 
 The ``difficulty`` knob of every generator acts here, in one place: a generating
 parameter (tumour radius, enhancement, CBV drop, atrophy...) is drawn per case from
@@ -11,7 +11,7 @@ class-conditional parameters with a separation knob.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -87,3 +87,10 @@ def class_conditional(
 def case_seeds(rng: np.random.Generator, n_cases: int) -> np.ndarray:
     """Independent per-case integer seeds (for MONAI transforms' ``set_random_state``)."""
     return rng.integers(0, 2**31 - 1, size=n_cases)
+
+
+def per_case(params: Mapping[str, np.ndarray], seeds: np.ndarray) -> Iterator[tuple[int, dict[str, float], np.random.Generator]]:
+    """For each case in order: its index, its generating parameters (one value of each of ``params``' arrays, as
+    floats) and its own generator, seeded with its entry of ``seeds`` (:func:`case_seeds`)."""
+    for i, case_seed in enumerate(seeds):
+        yield i, {name: float(values[i]) for name, values in params.items()}, np.random.default_rng(case_seed)

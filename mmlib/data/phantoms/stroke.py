@@ -29,12 +29,12 @@ scale of CBF and CBV (lognormal sd 0.1), Gaussian noise of 5 % of the GM value.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from mmlib.data.phantoms import lesions, mri
 from mmlib.data.phantoms.anatomy import tissue_maps
-from mmlib.data.phantoms.cohort import PhantomCohort
-from mmlib.data.phantoms.sampling import case_seeds, check_count, check_difficulty, class_conditional, shuffled_labels
+from mmlib.data.phantoms.cohort import PhantomCohort, case_metadata, empty_volumes
+from mmlib.data.phantoms.sampling import (case_seeds, check_count, check_difficulty, class_conditional, per_case,
+                                         shuffled_labels)
 
 MODALITIES = ("adc", "cbf", "cbv", "mtt", "ttp")
 CLASS_NAMES = ["no-HT", "HT"]
@@ -83,12 +83,9 @@ def stroke_phantoms(*, n_cases: int = 71, shape: tuple[int, int, int] = (32, 40,
 
     anatomy = tissue_maps(tuple(shape))
     world = anatomy.world_mm()
-    images = {m: np.empty((n_cases, *anatomy.shape), np.float32) for m in MODALITIES}
-    masks = np.empty((n_cases, *anatomy.shape), np.uint8)
+    images, masks = empty_volumes(n_cases, anatomy.shape, MODALITIES)
     rows = []
-    for i in range(n_cases):
-        case = {name: float(values[i]) for name, values in params.items()}
-        case_rng = np.random.default_rng(seeds[i])
+    for i, case, case_rng in per_case(params, seeds):
         maps, masks[i] = _render(case_rng, anatomy, world, case, side[i])
         for modality in MODALITIES:
             images[modality][i] = maps[modality]
@@ -99,10 +96,7 @@ def stroke_phantoms(*, n_cases: int = 71, shape: tuple[int, int, int] = (32, 40,
         sigma = 0.05 * NORMAL[modality]["gm"]
         images[modality] = np.maximum(mri.gaussian_noise(images[modality], seed + 1000 * (j + 1), sigma), 0.0)
     case_ids = [f"stroke-{i:04d}" for i in range(n_cases)]
-    metadata = pd.DataFrame(rows)
-    metadata.insert(0, "class_name", [CLASS_NAMES[k] for k in labels])
-    metadata.insert(0, "label", labels)
-    metadata.insert(0, "case_id", case_ids)
+    metadata = case_metadata(rows, case_ids, labels, CLASS_NAMES)
     return PhantomCohort(images=images, masks=masks, labels=labels, class_names=list(CLASS_NAMES),
                          case_ids=case_ids, affine=anatomy.affine.copy(), metadata=metadata,
                          mask_labels=dict(MASK_LABELS))

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -34,9 +33,9 @@ from torch import nn
 from tqdm import tqdm
 
 from mmlib import atomic
-from mmlib.data.glioma_dataset import GliomaVolumes, check_fold_classes, make_loader
+from mmlib.data.fold_sides import SIDES, FoldSides, fold_sides
+from mmlib.data.glioma_dataset import GliomaVolumes, make_loader
 from mmlib.data.phantoms.glioma import EFFECT_SIZES
-from mmlib.data.splits import make_folds
 from mmlib.errors import ParameterError
 from mmlib.eval.metrics import binary_metrics
 from mmlib.papers.guidance.modality_fusion import (AGGClassifier, DecisionFusionRMC, FeatureFusionRMC, PixelFusionRMC,
@@ -51,69 +50,30 @@ from mmlib.train.loop import History, fit, predict
 
 #: How the glioma phantoms of this part are drawn (:func:`mmlib.data.glioma_dataset.glioma_cases`).
 PHANTOM_GENERATOR = "mmlib.data.phantoms.glioma_phantoms (task='grade', difficulty=0.5)"
-#: The three sides of a fold.
-SIDES = ("train", "validation", "test")
 
 
-@dataclass(frozen=True)
-class FoldSplit:
-    """One fold's cases: ``sides`` maps ``"train"``, ``"validation"``, ``"test"`` to case ids."""
-
-    fold: int
-    by_id: Mapping[str, dict]
-    sides: Mapping[str, list[str]]
-
-    def cases(self, side: str) -> list[dict]:
-        """The case dicts of one side, in the split's order."""
-        return [self.by_id[i] for i in self._ids(side)]
+class FoldSplit(FoldSides):
+    """One fold's cases (:class:`mmlib.data.fold_sides.FoldSides`), with the glioma grades."""
 
     def labels(self, side: str) -> list[int]:
         """The labels (1 = HGG) of one side."""
-        return [int(self.by_id[i]["label"]) for i in self._ids(side)]
+        return [int(self.by_id[i]["label"]) for i in self.ids(side)]
 
     def counts(self) -> pd.DataFrame:
         """Cases, HGG and LGG per side (one row per side)."""
         return pd.DataFrame({side: {"cases": len(self.sides[side]), "HGG": sum(self.labels(side)),
                                     "LGG": len(self.sides[side]) - sum(self.labels(side))} for side in SIDES}).T
 
-    def _ids(self, side: str) -> list[str]:
-        if side not in self.sides:
-            raise ParameterError(f"side={side!r} must be one of {list(SIDES)}")
-        return self.sides[side]
-
 
 def fold_split(cases: Sequence[dict], fold: int, n_folds: int, seed: int, val_fraction: float = 0.25) -> FoldSplit:
     """Fold ``fold`` of a patient-level stratified ``n_folds``-fold split, with a validation part.
 
-    The test side is fold ``fold`` of :func:`mmlib.data.splits.make_folds` over
-    all cases (grouped by patient, ``case["group"]``). The validation side is
-    the first fold of a ``round(1 / val_fraction)``-fold split of the training
-    patients, so it is patient-level and stratified too; the rest trains. The
-    same ``seed`` gives the same split in every chapter, so their test cases
-    can be compared case by case.
-
-    Raises
-    ------
-    ParameterError
-        ``val_fraction`` outside (0, 0.5), or ``fold`` outside ``range(n_folds)``.
-    DataError
-        A side without both grades (:func:`~mmlib.data.glioma_dataset.check_fold_classes`).
+    The sides and the errors are :func:`mmlib.data.fold_sides.fold_sides`'s (a
+    side without both grades raises :class:`~mmlib.errors.ParameterError`). The
+    same ``seed`` gives the same split in every chapter, so their test cases can
+    be compared case by case.
     """
-    if not 0 < val_fraction < 0.5:
-        raise ParameterError(f"val_fraction={val_fraction} must lie in (0, 0.5)")
-    if not 0 <= fold < n_folds:
-        raise ParameterError(f"fold={fold} must lie in 0..{n_folds - 1} (n_folds={n_folds})")
-    by_id = {c["case_id"]: c for c in cases}
-
-    def folds_of(ids: list[str], k: int) -> list[dict]:
-        return make_folds(ids, [by_id[i]["label"] for i in ids], [by_id[i]["group"] for i in ids], n_folds=k, seed=seed)
-
-    outer = folds_of(list(by_id), n_folds)[fold]
-    inner = folds_of(outer["train"], round(1 / val_fraction))[0]
-    split = FoldSplit(fold, by_id, {"train": inner["train"], "validation": inner["test"], "test": outer["test"]})
-    check_fold_classes(split.labels("train"), split.labels("test"), fold)
-    check_fold_classes(split.labels("train"), split.labels("validation"), fold)
-    return split
+    return FoldSplit(fold, *fold_sides(cases, fold, n_folds, seed, val_fraction))
 
 
 def volume_loader(split: FoldSplit, side: str, modalities: Sequence[str], *, batch_size: int, seed: int,

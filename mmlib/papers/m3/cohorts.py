@@ -54,6 +54,7 @@ import pandas as pd
 
 from mmlib.config import data_root as resolve_data_root
 from mmlib.config import shown_path
+from mmlib.data.io import read_csv
 from mmlib.data.phantoms import glioma_phantoms, stroke_phantoms
 from mmlib.errors import DataError, ParameterError
 
@@ -200,10 +201,7 @@ def manifest_cases(path: str | os.PathLike, modalities: Sequence[str]) -> list[d
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "cohort manifest (CSV) does not exist")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(path, f"cannot read the manifest CSV: {exc}") from None
+    table = read_csv(path, what="the manifest CSV", dtype=str, keep_default_na=False)
     missing = [c for c in (*MANIFEST_COLUMNS, *modalities) if c not in table.columns]
     if missing:
         raise DataError(path, f"missing column(s) {missing}; the manifest needs {[*MANIFEST_COLUMNS[:2], *modalities, 'mask']}")

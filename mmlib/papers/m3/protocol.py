@@ -47,8 +47,7 @@ from mmlib.config import data_root as resolve_data_root
 from mmlib.config import shown_path
 from mmlib.data.brats import discover_brats
 from mmlib.data.io import sha256_file
-from mmlib.data.glioma_dataset import check_fold_classes
-from mmlib.data.splits import make_folds
+from mmlib.data.fold_sides import SIDES, FoldSides, fold_sides
 from mmlib.errors import DataError, ParameterError
 from mmlib.eval.metrics import binary_metrics
 from mmlib.papers.m3 import features as feats
@@ -63,8 +62,6 @@ from mmlib.train.checkpoint import load_checkpoint
 from mmlib.train.classification import class_counts, class_weights, validation_fn
 from mmlib.train.loop import History, fit, predict
 
-#: The three sides of a fold.
-SIDES = ("train", "validation", "test")
 #: The chapter's final model: M3's features of every modality, PCA + SVM.
 PRIMARY = "m3/svm/multimodal"
 MULTIMODAL = "multimodal"
@@ -89,25 +86,12 @@ def parse_method(name: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-@dataclass(frozen=True)
-class FoldSplit:
-    """One fold's cases: ``sides`` maps ``"train"``, ``"validation"``, ``"test"`` to case ids."""
-
-    fold: int
-    by_id: Mapping[str, dict]
-    sides: Mapping[str, list[str]]
-
-    def cases(self, side: str) -> list[dict]:
-        return [self.by_id[i] for i in self.ids(side)]
-
-    def ids(self, side: str) -> list[str]:
-        if side == "fit":  # every training-fold patient: what the classifier heads learn from
-            return [*self.sides["train"], *self.sides["validation"]]
-        if side not in self.sides:
-            raise ParameterError(f"side={side!r} must be one of {[*SIDES, 'fit']}")
-        return list(self.sides[side])
+class FoldSplit(FoldSides):
+    """One fold's cases (:class:`mmlib.data.fold_sides.FoldSides`; the classifier heads learn from its ``"fit"``
+    side, every training-fold patient), with their labels as arrays."""
 
     def labels(self, side: str) -> np.ndarray:
+        """The labels (0 or 1) of one side, as an int array."""
         return np.array([int(self.by_id[i]["label"]) for i in self.ids(side)], dtype=int)
 
     def counts(self, class_names: Sequence[str] = ("class 0", "class 1")) -> pd.DataFrame:
@@ -119,35 +103,11 @@ class FoldSplit:
 def fold_split(cases: Sequence[dict], fold: int, n_folds: int, seed: int, val_fraction: float = 0.2) -> FoldSplit:
     """Fold ``fold`` of a patient-level stratified ``n_folds``-fold split (Sec. 2.6: 5 folds), with a validation part.
 
-    The validation side is the first fold of a ``round(1 / val_fraction)``-fold
-    split of the training patients (patient-level, stratified); it only picks
-    the segmentation epoch. The same ``seed`` gives the same folds in every run.
-
-    Raises
-    ------
-    ParameterError
-        ``fold`` outside ``range(n_folds)``, ``val_fraction`` outside (0, 0.5), or a
-        side without both classes (:func:`mmlib.data.glioma_dataset.check_fold_classes`,
-        naming the fold and the side).
+    The sides and the errors are :func:`mmlib.data.fold_sides.fold_sides`'s; the
+    validation side only picks the segmentation epoch. The same ``seed`` gives the
+    same folds in every run.
     """
-    if not 0 < val_fraction < 0.5:
-        raise ParameterError(f"val_fraction={val_fraction} must lie in (0, 0.5)")
-    if not isinstance(fold, int) or not 0 <= fold < n_folds:
-        raise ParameterError(f"fold={fold} must lie in 0..{n_folds - 1} (n_folds={n_folds})")
-    by_id = {c["case_id"]: c for c in cases}
-    if len(by_id) != len(cases):
-        raise DataError("cases", "duplicate case ids")
-
-    def folds_of(ids: list[str], k: int) -> list[dict]:
-        return make_folds(ids, [by_id[i]["label"] for i in ids], [by_id[i].get("group", i) for i in ids],
-                          n_folds=k, seed=seed)
-
-    outer = folds_of(list(by_id), n_folds)[fold]
-    inner = folds_of(outer["train"], round(1 / val_fraction))[0]
-    split = FoldSplit(fold, by_id, {"train": inner["train"], "validation": inner["test"], "test": outer["test"]})
-    check_fold_classes(split.labels("train"), split.labels("test"), fold)
-    check_fold_classes(split.labels("train"), split.labels("validation"), fold)
-    return split
+    return FoldSplit(fold, *fold_sides(cases, fold, n_folds, seed, val_fraction))
 
 
 def volume_loader(split: FoldSplit, side: str, task: Task, modalities: Sequence[str], *, batch_size: int, seed: int,

@@ -28,8 +28,6 @@ a development draw of phantoms.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Sequence
 
 import nibabel as nib
@@ -39,6 +37,7 @@ from monai.data import CacheDataset, DataLoader
 from monai.transforms import Compose, EnsureTyped, LabelToMaskd, Resized, Transposed
 
 from mmlib.data.transforms import array_transforms, volume_transforms
+from mmlib.data.volume_checks import check_volume_arrays, check_volume_files, checked_spatial_size, holds_arrays
 from mmlib.errors import DataError, ParameterError
 
 #: The augmentation settings the chapters can choose (module docstring), as transform arguments.
@@ -72,9 +71,9 @@ class M3Volumes(CacheDataset):
         if not self.modalities or len(set(self.modalities)) != len(self.modalities):
             raise ParameterError(f"modalities={list(modalities)} must be distinct names")
         self.foreground = tuple(int(v) for v in foreground)
-        self.spatial_size = _checked_size(spatial_size)
+        self.spatial_size = checked_spatial_size(spatial_size)
         keys = list(self.modalities) + (["seg"] if with_seg else [])
-        in_memory = _source_kind(cases, keys)
+        in_memory = holds_arrays(cases, keys, "M3Volumes")
         items = [checked_case(case, self.modalities, self.foreground, with_seg, in_memory) for case in cases]
         self.case_ids = [item["case_id"] for item in items]
         self.labels = np.array([item["label"] for item in items], dtype=np.int64)
@@ -126,63 +125,12 @@ def checked_case(case: dict, modalities: Sequence[str], foreground: Sequence[int
             raise DataError(f"case {case_id}", what)
     volumes = {key: case[key] for key in keys}
     if in_memory:
-        _check_arrays(case_id, volumes)
+        check_volume_arrays(f"case {case_id}", volumes)
         seg = volumes.get("seg")
     else:
-        _check_files(case_id, volumes)
+        check_volume_files(case_id, volumes)
         seg = np.asarray(nib.load(volumes["seg"]).dataobj) if with_seg else None
     if with_seg and not np.isin(seg, list(foreground)).any():
         raise DataError(f"case {case_id}", f"the lesion mask is empty: no voxel with label(s) {list(foreground)} "
                                            f"(labels present: {sorted(np.unique(seg).tolist())[:10]})")
     return {"case_id": case_id, "label": int(case["label"]), **volumes}
-
-
-def _checked_size(spatial_size) -> tuple[int, int, int] | None:
-    if spatial_size is None:
-        return None
-    size = tuple(spatial_size)
-    if len(size) != 3 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
-        raise ParameterError(f"spatial_size={spatial_size!r} must be three positive integers (D, H, W)")
-    return tuple(int(s) for s in size)
-
-
-def _source_kind(cases: Sequence[dict], keys: Sequence[str]) -> bool:
-    """True when the cases hold arrays, False when they hold paths; a mixture is refused."""
-    kinds = {isinstance(c.get(k), np.ndarray) for c in cases for k in keys if c.get(k) is not None}
-    if len(kinds) > 1:
-        raise ParameterError("cases mix in-memory arrays and file paths; build one M3Volumes per source")
-    return kinds == {True}
-
-
-def _check_arrays(case_id: str, arrays: dict[str, np.ndarray]) -> None:
-    """3-D, finite, one shape for every modality and the mask."""
-    ref = None
-    for key, array in arrays.items():
-        if not isinstance(array, np.ndarray) or array.ndim != 3:
-            raise DataError(f"case {case_id}", f"{key!r} has shape {np.shape(array)}, expected a 3-D (x, y, z) volume")
-        if key != "seg" and not np.all(np.isfinite(array)):
-            raise DataError(f"case {case_id}", f"{key!r} holds {int(array.size - np.isfinite(array).sum())} NaN/inf voxels")
-        if ref is not None and array.shape != arrays[ref].shape:
-            raise DataError(f"case {case_id}", f"modalities on different grids: {key!r} has shape {array.shape} "
-                                               f"but {ref!r} has {arrays[ref].shape}")
-        ref = ref or key
-
-
-def _check_files(case_id: str, paths: dict[str, str | os.PathLike], atol: float = 1e-3) -> None:
-    """Present, readable, and one shape and affine for all (NIfTI headers only; MONAI reads the voxels later)."""
-    ref = None
-    for key, path in paths.items():
-        path = Path(path)
-        if not path.is_file():
-            raise DataError(path, f"case {case_id}: {key!r} file does not exist")
-        try:
-            header = nib.load(path)
-        except (OSError, EOFError, ValueError, nib.filebasedimages.ImageFileError) as exc:
-            raise DataError(path, f"case {case_id}: cannot read the NIfTI header of {key!r}: {exc}") from None
-        if ref is None:
-            ref = (key, header.shape[:3], header.affine)
-            continue
-        if header.shape[:3] != ref[1] or not np.allclose(header.affine, ref[2], atol=atol):
-            raise DataError(path, f"case {case_id}: modalities on different grids: {key!r} has shape "
-                                  f"{header.shape[:3]} and affine diagonal {np.diag(header.affine)[:3].round(3).tolist()}, "
-                                  f"{ref[0]!r} has {ref[1]} and {np.diag(ref[2])[:3].round(3).tolist()}")

@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from scipy.signal import detrend
 
-from mmlib.data.io import load_nifti
+from mmlib.data.io import load_nifti, read_csv
 from mmlib.data.oasis import VIEWS, load_oasis_slice
 from mmlib.data.phantoms import alzheimer_phantoms
 from mmlib.errors import DataError, ParameterError
@@ -169,10 +169,7 @@ def read_manifest(path: str | os.PathLike, check_names: bool = True) -> pd.DataF
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "manifest does not exist")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(path, f"cannot read the manifest CSV: {exc}") from None
+    table = read_csv(path, what="the manifest CSV", dtype=str, keep_default_na=False)
     missing = [c for c in MANIFEST_COLUMNS if c not in table.columns]
     if missing:
         raise DataError(path, f"missing column(s) {missing}; a manifest has {list(MANIFEST_COLUMNS)}")
