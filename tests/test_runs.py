@@ -332,3 +332,44 @@ def test_threads_reach_the_fold_kernel(chapter, tmp_path):
     assert summary.results[0].metrics["threads"] == 1 and summary.results[0].metrics["omp"] == 1
     with pytest.raises(ParameterError, match="threads"):
         run_folds(probe, [0], {}, out=tmp_path / "runs", progress=False, threads=0)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie left unreaped by a container's init counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signals are Linux's")
+def test_killing_the_runner_ends_its_worker_and_fold_kernel(chapter, tmp_path):
+    """SIGKILL to the runner alone (not its process group): the worker and the kernel must not run on."""
+    pid_file = chapter.parent / "kernel.pid"
+    chapter.write_text(TINY_CHAPTER.replace('log.write(f"{fold}\\n")',
+                                            'log.write(f"{fold}\\n")\nPath("kernel.pid").write_text(str(os.getpid()))')
+                       .replace("import random, time", "import os, random, time"))
+    (chapter.parent / "hold").touch()  # the chapter waits while this file exists
+    cmd = [sys.executable, "-m", "mmlib.runs", str(chapter), "--folds", "0", "--tag", "orphans",
+           "--out", str(tmp_path / "runs"), "--workers", "1"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kernel = None
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.is_file() or not pid_file.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, "the sweep never reached fold 0"
+            time.sleep(0.1)
+        kernel = int(pid_file.read_text())
+        assert _alive(kernel)
+        proc.kill()  # the runner only: its worker and kernel are left to notice
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while _alive(kernel) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(kernel), "the fold's kernel ran on after its runner was killed"
+    finally:
+        if _alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if kernel is not None and _alive(kernel):
+            os.kill(kernel, signal.SIGKILL)

@@ -10,10 +10,12 @@ chapter files on a shared file system.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Iterable, Iterator
 
 from mmlib.errors import ParameterError
+from mmlib.runs.lifetime import die_with_parent
 
 
 class LocalExecutor:
@@ -21,7 +23,8 @@ class LocalExecutor:
 
     ``max_workers`` folds run at once (default 1: one fold usually fills a small
     machine). Workers are started with ``spawn``, which is safe from inside a
-    Jupyter kernel and from threaded programs.
+    Jupyter kernel and from threaded programs, and end when this process does
+    (:func:`mmlib.runs.lifetime.die_with_parent`), taking their fold kernels with them.
     """
 
     def __init__(self, max_workers: int = 1):
@@ -34,7 +37,8 @@ class LocalExecutor:
         if not specs:
             return
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(self.max_workers, len(specs)), mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(self.max_workers, len(specs)), mp_context=context,
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             for future in as_completed([pool.submit(fn, spec) for spec in specs]):
                 yield future.result()
 

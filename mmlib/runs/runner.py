@@ -248,14 +248,20 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 def _runner_cell(result_path: Path, threads: int | None = None) -> nbformat.NotebookNode:
     """The first cell of the executed notebook: tells record_fold_result where to write, and caps threads.
 
+    It also ties the kernel to the worker process that builds this cell (the
+    kernel's parent), so that a killed sweep leaves no kernel computing on.
+
     Setting the variables inside the kernel (not in the worker's environment)
     keeps folds that share a worker process or thread from seeing each other's
     path. With ``threads``, the kernel's OpenMP/BLAS pools and torch's intra-op
     pool are capped before the chapter imports anything heavy.
     """
-    lines = ["# Added by mmlib.runs: where record_fold_result writes this fold's metrics.",
+    lines = ["# Added by mmlib.runs: where record_fold_result writes this fold's metrics;",
+             "# the kernel ends when the worker that started it does (mmlib.runs.lifetime).",
              "import os",
-             f"os.environ[{RESULT_ENV_VAR!r}] = {str(result_path)!r}"]
+             f"os.environ[{RESULT_ENV_VAR!r}] = {str(result_path)!r}",
+             "from mmlib.runs.lifetime import die_with_parent",
+             f"die_with_parent({os.getpid()})"]
     if threads is not None:
         lines += [f"os.environ[{name!r}] = {str(threads)!r}" for name in THREAD_ENV_VARS]
         lines += ["import torch", f"torch.set_num_threads({int(threads)})"]
