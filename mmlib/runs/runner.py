@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -269,6 +270,19 @@ def _runner_cell(result_path: Path, threads: int | None = None) -> nbformat.Note
     return nbformat.v4.new_code_cell(source, metadata={"tags": [RUNNER_CELL_TAG, "remove-cell"]})
 
 
+class _ValidatedParameters(logging.Filter):
+    """Drops papermill's "Passed unknown parameter" warning, which is wrong for these chapters.
+
+    papermill reads a parameters cell with a regular expression that does not
+    know ``x: tuple | None = None``, so it calls every such parameter unknown.
+    :func:`run_folds` has already checked every name and type against the
+    chapter itself (:func:`validate_parameters`, :func:`check_parameter_types`).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passed unknown parameter")
+
+
 @contextmanager
 def _stderr_to(log_path: Path):
     """Send this process's stderr (file descriptor 2) to ``log_path`` while the block runs.
@@ -326,6 +340,8 @@ def run_fold(spec: FoldSpec) -> FoldResult:
     source = fold_dir / "source.ipynb"  # in the fold folder, so a killed run leaves nothing elsewhere
     nbformat.write(notebook, source)
     socket_dir = tempfile.mkdtemp(prefix="mmlib-kernel-")  # short: a unix socket path holds ~100 characters
+    quiet = _ValidatedParameters()
+    logging.getLogger("papermill").addFilter(quiet)
     try:
         with _stderr_to(fold_dir / KERNEL_LOG):
             papermill.execute_notebook(
@@ -343,6 +359,7 @@ def run_fold(spec: FoldSpec) -> FoldResult:
     except Exception as exc:  # reported per fold; see the docstring
         return FoldResult(spec.fold, "failed", str(fold_dir), time.perf_counter() - start, error=f"{type(exc).__name__}: {exc}")
     finally:
+        logging.getLogger("papermill").removeFilter(quiet)
         shutil.rmtree(socket_dir, ignore_errors=True)
     os.replace(partial, fold_dir / EXECUTED)
     source.unlink()
