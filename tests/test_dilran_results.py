@@ -81,6 +81,19 @@ def test_table_2_rows_come_from_their_runs(runs, split):
     assert table.loc["MSDRA [10]", ("PSNR", "this book")] == "—"  # not trained here
 
 
+def test_show_beside_paper_captions_the_table_it_shows(runs, monkeypatch):
+    shown = []
+    monkeypatch.setattr(results, "show_comparison", lambda table, caption: shown.append((table, caption)))
+    results.show_beside_paper(2, runs, "series", "standard")
+    (table, caption), = shown
+    assert table.equals(results.table_2(runs, "series", "standard"))
+    assert caption.startswith("Table 2 of ") and "series split, standard metric conventions" in caption
+    results.show_beside_paper(1, {}, "paper")  # nothing committed: nothing shown
+    assert len(shown) == 1
+    with pytest.raises(ParameterError, match="1 and 2"):
+        results.show_beside_paper(3, runs, "paper")
+
+
 def test_ours_table_and_best_rows_follow_the_snapshot(runs):
     ours = results.ours_table(runs)
     for split in ("paper", "series"):

@@ -28,11 +28,12 @@ from scipy import stats
 from mmlib.config import REPO_ROOT
 from mmlib.errors import DataError, ParameterError
 from mmlib.eval.tables import compare_frame, measured_table
-from mmlib.papers.dilran.paper import CONVENTIONS, METRIC_VARIANTS, RULE_ROWS, TABLE_1, TABLE_2
+from mmlib.papers.dilran.paper import CONVENTIONS, METRIC_VARIANTS, PAPER, RULE_ROWS, TABLE_1, TABLE_2
 from mmlib.runs.aggregate import Aggregate, MethodResult, read_run
 from mmlib.runs.provenance import describe_provenance
 from mmlib.runs.runner import fold_is_done
 from mmlib.train.checkpoint import load_checkpoint
+from mmlib.viz.tables import show_comparison
 
 #: The committed runs.
 RESULTS_DIR = REPO_ROOT / "results" / "dilran"
@@ -138,6 +139,20 @@ def table_2(runs: Mapping[str, Aggregate], split: str, conventions: str = "autho
             not_committed(name)
         return None
     return compare_frame(TABLE_2, measured(methods, columns_of(conventions)))
+
+
+def show_beside_paper(number: int, runs: Mapping[str, Aggregate], split: str, conventions: str = "authors") -> None:
+    """Display Table ``number`` (1 or 2) of the paper beside this book's rows for ``split``, with its caption.
+
+    Shows nothing more than :func:`table_1` / :func:`table_2` say when no run of
+    ``split`` is committed.
+    """
+    if number not in (1, 2):
+        raise ParameterError(f"number={number!r}: the paper's comparison tables are 1 and 2")
+    table = (table_1 if number == 1 else table_2)(runs, split, conventions)
+    if table is not None:
+        show_comparison(table, f"Table {number} of {PAPER} beside this book, {split} split, {conventions} metric "
+                               "conventions (mean ± std over the 20 test pairs; difference = this book − paper).")
 
 
 def means(methods: Mapping[str, MethodResult], conventions: str = "authors") -> pd.DataFrame:
